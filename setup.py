@@ -1,0 +1,46 @@
+"""Packaging for sketch-rnn-tf.
+
+Versions that must agree are pinned here and nowhere else:
+- tensorflowjs 4.22 (the `tfjs` extra) pulls tensorflow 2.19.0 through
+  tensorflow-decision-forests, so the core pins the same TensorFlow.
+- TensorFlow 2.19 needs protobuf < 6; tensorflow-metadata >= 1.18 is generated
+  with protobuf 6 and breaks `import tensorflow_datasets`, hence the cap.
+- ydf 0.16 breaks the tensorflowjs converter's import against protobuf 5.29.
+"""
+from setuptools import find_packages, setup
+
+setup(
+    name="sketch-rnn-tf",
+    version="0.1.0",
+    description="Sketch-RNN (Ha & Eck, 2018) in TensorFlow/Keras: data, training, "
+    "sampling and export.",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.10",
+    packages=find_packages(include=["sketch_rnn_tf", "sketch_rnn_tf.*",
+                                    "tfds_quickdraw", "tfds_quickdraw.*"]),
+    package_data={
+        "tfds_quickdraw": ["*/checksums.tsv", "*/dummy_data/*", "*/dummy_data/*/*",
+                           "*/CITATIONS.bib", "*/README.md"],
+    },
+    install_requires=[
+        "tensorflow==2.19.0",
+        "keras>=3.5,<4",
+        "numpy>=1.26,<2.2",
+        "rdp>=0.8",
+        "simplification>=0.7",
+        "tensorflow-datasets>=4.9.8,<5",
+        "tensorflow-metadata<1.18",
+        "absl-py>=2.0",
+    ],
+    extras_require={
+        "beam": ["apache-beam>=2.60"],
+        "tfjs": ["tensorflowjs==4.22.0", "ydf<0.16"],
+        "dev": ["pytest>=8", "pytest-xdist>=3", "hypothesis>=6.100"],
+    },
+    entry_points={
+        "console_scripts": [
+            "sketch-rnn-data=sketch_rnn_tf.data_cli:run",
+        ],
+    },
+)
