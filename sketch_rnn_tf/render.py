@@ -1,0 +1,96 @@
+"""SVG rendering of stroke-3 sketches: one sketch, or a labelled grid.
+
+Plain XML, no dependency. Each sketch is scaled uniformly to fit its cell
+(keeping its aspect ratio) and centred; every stroke is one <path>, so a stroke
+can be coloured on its own.
+"""
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from typing import Sequence
+from xml.sax.saxutils import escape
+
+import numpy as np
+
+from sketch_rnn_tf import strokes as strokes_lib
+
+# Colours for per-stroke colouring (Tableau 10).
+PALETTE = ("#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f",
+           "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac")
+
+
+def _fit(lines: Sequence[np.ndarray], x0: float, y0: float, size: float,
+         margin: float) -> list[np.ndarray]:
+  """Scales and centres polylines into the square [x0, x0+size] x [y0, y0+size]."""
+  points = np.concatenate(lines, axis=0)
+  lo, hi = points.min(axis=0), points.max(axis=0)
+  extent = max(float((hi - lo).max()), 1e-9)
+  scale = (size - 2 * margin) / extent
+  centre = (lo + hi) / 2
+  target = np.array([x0 + size / 2, y0 + size / 2])
+  return [(l - centre) * scale + target for l in lines]
+
+
+def _paths(s3: np.ndarray, x0: float, y0: float, size: float, margin: float,
+           stroke_width: float, color: str, color_strokes: bool) -> list[str]:
+  lines = [l for l in strokes_lib.to_polylines(s3) if len(l)]
+  if not lines:
+    return []
+  out = []
+  for i, line in enumerate(_fit(lines, x0, y0, size, margin)):
+    if len(line) == 1:  # a dot: a zero-length segment drawn with round caps
+      line = np.concatenate([line, line + [0.01, 0]], axis=0)
+    d = "M" + " L".join(f"{x:.1f},{y:.1f}" for x, y in line)
+    c = PALETTE[i % len(PALETTE)] if color_strokes else color
+    out.append(f'<path d="{d}" stroke="{c}" stroke-width="{stroke_width}" fill="none" '
+               'stroke-linecap="round" stroke-linejoin="round"/>')
+  return out
+
+
+def svg_grid(sketches: Sequence[np.ndarray], labels: Sequence[str] | None = None,
+             cols: int | None = None, cell: float = 128.0, margin: float = 10.0,
+             stroke_width: float = 2.0, color: str = "#000000",
+             color_strokes: bool = False) -> str:
+  """An SVG document with the sketches in a grid, optional labels under each."""
+  n = len(sketches)
+  if n == 0:
+    raise ValueError("nothing to render")
+  cols = cols or math.ceil(math.sqrt(n))
+  rows = math.ceil(n / cols)
+  label_h = 16.0 if labels is not None else 0.0
+  width, height = cols * cell, rows * (cell + label_h)
+  parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:g}" height="{height:g}" '
+           f'viewBox="0 0 {width:g} {height:g}">',
+           f'<rect width="{width:g}" height="{height:g}" fill="white"/>']
+  for i, s3 in enumerate(sketches):
+    x0, y0 = (i % cols) * cell, (i // cols) * (cell + label_h)
+    parts.extend(_paths(np.asarray(s3), x0, y0, cell, margin, stroke_width, color,
+                        color_strokes))
+    if labels is not None:
+      parts.append(f'<text x="{x0 + cell / 2:g}" y="{y0 + cell + label_h - 4:g}" '
+                   f'font-family="sans-serif" font-size="11" text-anchor="middle">'
+                   f'{escape(str(labels[i]))}</text>')
+  parts.append("</svg>")
+  return "\n".join(parts)
+
+
+def svg_sketch(s3: np.ndarray, size: float = 256.0, **kwargs) -> str:
+  """An SVG document with one sketch."""
+  return svg_grid([s3], cols=1, cell=size, **kwargs)
+
+
+def write_text(path: str, text: str) -> None:
+  """Writes a file atomically (a crash leaves the old file or the new one)."""
+  directory = os.path.dirname(os.path.abspath(path))
+  os.makedirs(directory, exist_ok=True)
+  fd, tmp = tempfile.mkstemp(dir=directory, suffix=".tmp")
+  try:
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+      f.write(text)
+    os.replace(tmp, path)
+  except BaseException:
+    if os.path.exists(tmp):
+      os.remove(tmp)
+    raise
