@@ -1,6 +1,7 @@
 """sketch-rnn-data: look at, check, convert and draw sketch files.
 
   sketch-rnn-data info FILE.npz...        counts, lengths, scale factor, problems
+  sketch-rnn-data info --tfds=quickdraw_sketch_rnn/cat   (the same, through TFDS)
   sketch-rnn-data validate FILE.npz...    exit 1 and list bad records if any
   sketch-rnn-data render FILE.npz --out=grid.svg [--num=16 --split=train]
   sketch-rnn-data convert A.ndjson[.gz]... --out=FILE.npz   (raw or simplified)
@@ -12,6 +13,11 @@ import sys
 from absl import app, flags
 
 FLAGS = flags.FLAGS
+flags.DEFINE_list("tfds", [], "info, render: TFDS dataset names to load instead of files, "
+                  "e.g. quickdraw_sketch_rnn/cat (downloaded and prepared if needed).")
+flags.DEFINE_string("data_dir", None, "TFDS data directory (default: ~/tensorflow_datasets).")
+flags.DEFINE_string("manual_dir", None, "TFDS manual directory holding <category>.npz files "
+                    "to build from instead of downloading.")
 flags.DEFINE_integer("max_len", 250, "Drop sketches with more points (info, render); "
                      "clip converted sketches to this many points (convert).")
 flags.DEFINE_integer("clamp", 1000, "Clamp offsets to +-clamp after loading (as the reference).")
@@ -32,9 +38,13 @@ flags.DEFINE_bool("recognized_only", False, "convert: keep only drawings the gam
 COMMANDS = ("info", "validate", "render", "convert")
 
 
-def _load(path, on_error="drop"):
+def _load(source, on_error="drop"):
+  """Loads one .npz path, or one TFDS name when --tfds is given."""
   from sketch_rnn_tf import datasets
-  return datasets.load_npz_files([path], max_len=FLAGS.max_len, clamp=FLAGS.clamp,
+  if FLAGS.tfds:
+    return datasets.load_tfds([source], data_dir=FLAGS.data_dir, manual_dir=FLAGS.manual_dir,
+                              max_len=FLAGS.max_len, clamp=FLAGS.clamp, on_error=on_error)
+  return datasets.load_npz_files([source], max_len=FLAGS.max_len, clamp=FLAGS.clamp,
                                  on_error=on_error)
 
 
@@ -113,9 +123,15 @@ def convert(paths):
 
 
 def main(argv):
-  if len(argv) < 3 or argv[1] not in COMMANDS:
+  if len(argv) < 2 or argv[1] not in COMMANDS:
     raise app.UsageError(f"usage: sketch-rnn-data {{{','.join(COMMANDS)}}} FILE... [flags]")
   command, paths = argv[1], argv[2:]
+  if FLAGS.tfds:
+    if command not in ("info", "render") or paths:
+      raise app.UsageError("--tfds works with info and render, instead of files")
+    paths = FLAGS.tfds
+  if not paths:
+    raise app.UsageError(f"{command}: no input files given")
   sys.exit(globals()[command](paths))
 
 

@@ -118,6 +118,7 @@ def load_npz_files(paths: Sequence[str], max_len: int | None = validation.DEFAUL
 
 
 def load_tfds(names: Sequence[str], data_dir: str | None = None,
+              manual_dir: str | None = None,
               max_len: int | None = validation.DEFAULT_MAX_LEN,
               clamp: float | None = validation.DEFAULT_CLAMP, on_error: str = "raise",
               download: bool = True, splits: Sequence[str] = SPLITS) -> SketchData:
@@ -125,6 +126,7 @@ def load_tfds(names: Sequence[str], data_dir: str | None = None,
 
   Labels are the datasets' own ClassLabel ids, so several categories of
   `quickdraw_sketch_rnn` share one label space (the 345 Quick, Draw! names).
+  `manual_dir` holds local `<category>.npz` files to build from offline.
   """
   import tensorflow_datasets as tfds
   import tfds_quickdraw  # noqa: F401  (registers the builders)
@@ -137,7 +139,8 @@ def load_tfds(names: Sequence[str], data_dir: str | None = None,
   for name in names:
     builder = tfds.builder(name, data_dir=data_dir)
     if download:
-      builder.download_and_prepare()
+      builder.download_and_prepare(download_config=tfds.download.DownloadConfig(
+          manual_dir=manual_dir) if manual_dir else None)
     class_names = class_names or list(builder.info.features["label"].names)
     for split in splits:
       records, labels = [], []
