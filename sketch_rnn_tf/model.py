@@ -1,0 +1,184 @@
+"""The Sketch-RNN model: encoder -> z -> decoder -> MDN, with the paper's loss.
+
+Batches come from `pipeline.make_dataset`: strokes [B, T+1, 5] (start token
+first), lengths [B], labels [B]. The encoder reads rows 1..T, the decoder reads
+rows 0..T-1 and predicts rows 1..T.
+
+Training (`train_step`): loss = L_R + w_KL(step) * max(L_KL, KL_min), learning
+rate (lr0 - lr_min) * decay^step + lr_min, gradients clipped per value (the
+reference) or by global norm; a step whose loss or gradients are not finite
+changes nothing and is counted. Evaluation (`test_step`) reports the same
+terms with the current w_KL (the reference code evaluates with its start value).
+Dropout masks and the latent noise are drawn from stateless RNGs seeded by
+(seed, step), so a resumed run draws what the uninterrupted run would have.
+"""
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+from sketch_rnn_tf import losses
+from sketch_rnn_tf.decoder import SketchDecoder
+from sketch_rnn_tf.encoder import SketchEncoder
+from sketch_rnn_tf.hparams import HParams
+
+METRICS = ("loss", "recon", "offset", "pen", "kl", "kl_weight", "lr")
+
+
+@keras.saving.register_keras_serializable("sketch_rnn_tf")
+class DecayToMinimum(keras.optimizers.schedules.LearningRateSchedule):
+  """(initial - minimum) * decay^step + minimum."""
+
+  def __init__(self, initial, decay, minimum):
+    self.initial, self.decay, self.minimum = float(initial), float(decay), float(minimum)
+
+  def __call__(self, step):
+    # float64: a float32 decay rate raised to large powers drifts (see losses.kl_weight).
+    step = tf.cast(step, tf.float64)
+    lr = (self.initial - self.minimum) * tf.pow(tf.constant(self.decay, tf.float64),
+                                                step) + self.minimum
+    return tf.cast(lr, tf.float32)
+
+  def get_config(self):
+    return dict(initial=self.initial, decay=self.decay, minimum=self.minimum)
+
+
+@keras.saving.register_keras_serializable("sketch_rnn_tf")
+class SketchRNN(keras.Model):
+  """Conditional (VAE), unconditional or class-conditional Sketch-RNN.
+
+  Args:
+    hparams: an HParams or a dict of its fields.
+    scale_factor: the data's normalising factor (pixels per unit), kept with
+      the model so samples can be turned back into pixels.
+    class_names: names of the class ids, for class-conditional models.
+    seed: base seed of the dropout and latent-noise RNGs.
+  """
+
+  def __init__(self, hparams=None, scale_factor=1.0, class_names=(), seed=0, **kwargs):
+    super().__init__(**kwargs)
+    hp = hparams if isinstance(hparams, HParams) else HParams().override(hparams or {})
+    self.hp = hp
+    self.scale_factor = float(scale_factor)
+    self.class_names = list(class_names)
+    self.seed = int(seed)
+    keep = hp.recurrent_dropout_prob if hp.use_recurrent_dropout else 1.0
+    self.encoder = None
+    if hp.conditional:
+      self.encoder = SketchEncoder(hp.enc_rnn_size, hp.z_size, hp.enc_model, keep,
+                                   hp.hyper_num_units, hp.hyper_embedding_size, name="encoder")
+    self.decoder = SketchDecoder(
+        hp.dec_rnn_size, hp.dec_model, hp.z_size if hp.conditional else 0, hp.num_mixture,
+        keep, hp.hyper_num_units, hp.hyper_embedding_size, hp.num_classes,
+        hp.class_embedding_size, name="decoder")
+    self.trackers = {name: keras.metrics.Mean(name=name) for name in METRICS}
+    self.skipped_steps = keras.Variable(0, dtype="int64", trainable=False, name="skipped_steps")
+    self.nonfinite_run = keras.Variable(0, dtype="int64", trainable=False, name="nonfinite_run")
+
+  def build(self, input_shape=None):
+    if self.encoder is not None:
+      self.encoder.build((None, None, 5))
+    self.decoder.build()
+    self.built = True
+
+  @property
+  def metrics(self):
+    return list(self.trackers.values())
+
+  def encode(self, strokes, lengths, training=False, seed=None):
+    """(mu, presig, z) for stroke-5 rows without the start token."""
+    mu, presig = self.encoder(strokes, lengths, training=training, seed=seed)
+    if seed is None:
+      eps = tf.random.normal(tf.shape(mu), dtype=mu.dtype)
+    else:
+      eps = tf.random.stateless_normal(tf.shape(mu), tf.cast(seed, tf.int32) + [0, 104729],
+                                       dtype=mu.dtype)
+    return mu, presig, mu + tf.exp(presig / 2.0) * eps
+
+  def call(self, inputs, training=False, seed=None):
+    strokes = inputs["strokes"]
+    lengths = inputs["lengths"]
+    labels = inputs.get("labels") if self.hp.num_classes else None
+    out = {}
+    z = None
+    if self.encoder is not None:
+      out["mu"], out["presig"], z = self.encode(strokes[:, 1:], lengths, training, seed)
+      out["z"] = z
+    out["y"], _ = self.decoder(strokes[:, :-1], z, labels, training=training, seed=seed)
+    return out
+
+  def loss_terms(self, inputs, outputs, step):
+    """Batch means of L_s, L_p, L_KL and the total loss at this step."""
+    hp = self.hp
+    l_s, l_p = losses.reconstruction(outputs["y"], inputs["strokes"][:, 1:], inputs["lengths"],
+                                     hp.num_mixture, hp.max_seq_len)
+    terms = {"offset": tf.reduce_mean(l_s), "pen": tf.reduce_mean(l_p)}
+    terms["recon"] = terms["offset"] + terms["pen"]
+    w_kl = losses.kl_weight(step, hp)
+    if self.encoder is not None:
+      kl = tf.reduce_mean(losses.kl_divergence(outputs["mu"], outputs["presig"]))
+      terms["loss"] = terms["recon"] + w_kl * tf.maximum(kl, hp.kl_tolerance)
+    else:
+      kl = tf.zeros([])
+      terms["loss"] = terms["recon"]
+    terms["kl"], terms["kl_weight"] = kl, w_kl
+    return terms
+
+  def _step_seed(self, step):
+    return tf.stack([tf.constant(self.seed, tf.int32), tf.cast(step, tf.int32)])
+
+  def _clip(self, grads):
+    if self.hp.clip_mode == "global_norm":
+      return tf.clip_by_global_norm(grads, self.hp.grad_clip)[0]
+    return [tf.clip_by_value(g, -self.hp.grad_clip, self.hp.grad_clip) for g in grads]
+
+  def train_step(self, data):
+    step = self.optimizer.iterations
+    with tf.GradientTape() as tape:
+      outputs = self(data, training=True, seed=self._step_seed(step))
+      terms = self.loss_terms(data, outputs, step)
+      # Gradients are summed over replicas: scale so the result is the global mean.
+      replicas = tf.distribute.get_strategy().num_replicas_in_sync
+      scaled = terms["loss"] / tf.cast(replicas, terms["loss"].dtype)
+    variables = self.trainable_variables
+    grads = tape.gradient(scaled, variables)
+    finite = tf.reduce_all([tf.reduce_all(tf.math.is_finite(g)) for g in grads] +
+                           [tf.math.is_finite(terms["loss"])])
+    grads = self._clip([tf.where(finite, g, tf.zeros_like(g)) for g in grads])
+
+    def apply():
+      self.optimizer.apply(grads, variables)
+      self.nonfinite_run.assign(0)
+      return tf.constant(True)
+
+    def skip():
+      # Nothing reaches the weights or the optimizer's moments; the step still counts.
+      self.optimizer.iterations.assign_add(1)
+      self.skipped_steps.assign_add(1)
+      self.nonfinite_run.assign_add(1)
+      return tf.constant(False)
+
+    tf.cond(finite, apply, skip)
+    terms["lr"] = self.optimizer.learning_rate
+    return self._update_metrics(terms)
+
+  def test_step(self, data):
+    outputs = self(data, training=False)
+    terms = self.loss_terms(data, outputs, self.optimizer.iterations if self.optimizer else 0)
+    terms["lr"] = self.optimizer.learning_rate if self.optimizer else tf.zeros([])
+    return self._update_metrics(terms)
+
+  def _update_metrics(self, terms):
+    for name, tracker in self.trackers.items():
+      tracker.update_state(terms[name])
+    return {name: tracker.result() for name, tracker in self.trackers.items()}
+
+  def get_config(self):
+    return dict(hparams=self.hp.__dict__.copy(), scale_factor=self.scale_factor,
+                class_names=self.class_names, seed=self.seed, name=self.name)
+
+
+def make_optimizer(hp: HParams) -> keras.optimizers.Optimizer:
+  """Adam with the paper's decaying learning rate."""
+  return keras.optimizers.Adam(DecayToMinimum(hp.learning_rate, hp.decay_rate,
+                                              hp.min_learning_rate))

@@ -1,0 +1,43 @@
+"""Running a SketchLSTMCell over a sequence in one in-graph loop.
+
+The input projections for every step come precomputed (`cell.project_inputs`),
+so the loop body holds only the recurrent matmul and the gate arithmetic.
+With `lengths`, the state stops changing after each sequence's last real step,
+so the final state is the state at the true length, not at the padding's end.
+"""
+from __future__ import annotations
+
+import tensorflow as tf
+
+
+def _time_major(t):
+  return tf.transpose(t, [1, 0] + list(range(2, t.shape.rank)))
+
+
+def unroll(cell, xw, initial_state, lengths=None, keep_masks=None):
+  """Runs `cell.step` over time.
+
+  xw: projections [B, T, ...] (a tensor or a tuple for a HyperLSTM).
+  initial_state: list of [B, n] tensors. lengths: [B] int or None.
+  keep_masks: dropout masks [T, B, H] (or a tuple) or None.
+  Returns (outputs [B, T, H], final state list).
+  """
+  xw_tm = tf.nest.map_structure(_time_major, xw)
+  steps = tf.shape(tf.nest.flatten(xw_tm)[0])[0]
+  outputs = tf.TensorArray(initial_state[1].dtype, size=steps)
+
+  def body(t, state, outputs):
+    x_t = tf.nest.map_structure(lambda v: v[t], xw_tm)
+    mask_t = None if keep_masks is None else tf.nest.map_structure(lambda m: m[t], keep_masks)
+    h, new_state = cell.step(x_t, state, mask_t)
+    if lengths is not None:
+      alive = (t < lengths)[:, None]
+      new_state = [tf.where(alive, n, o) for n, o in zip(new_state, state)]
+    return t + 1, new_state, outputs.write(t, h)
+
+  _, final_state, outputs = tf.while_loop(
+      lambda t, *_: t < steps, body, (tf.constant(0), list(initial_state), outputs),
+      maximum_iterations=steps)
+  out = _time_major(outputs.stack())
+  out.set_shape([None, None, cell.units])
+  return out, final_state
