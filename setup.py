@@ -41,6 +41,7 @@ setup(
     entry_points={
         "console_scripts": [
             "sketch-rnn-data=sketch_rnn_tf.data_cli:run",
+            "sketch-rnn-train=sketch_rnn_tf.train:run",
         ],
     },
 )
