@@ -21,7 +21,8 @@ setup(
                                     "tfds_quickdraw", "tfds_quickdraw.*"]),
     package_data={
         "tfds_quickdraw": ["*/checksums.tsv", "*/dummy_data/*", "*/dummy_data/*/*",
-                           "*/CITATIONS.bib", "*/README.md"],
+                           "*/CITATIONS.bib", "*/README.md", "*/TAGS.txt",
+                           "*/dummy_data/*/*/*"],
     },
     install_requires=[
         "tensorflow==2.19.0",
@@ -32,11 +33,15 @@ setup(
         "tensorflow-datasets>=4.9.8,<5",
         "tensorflow-metadata<1.18",
         "absl-py>=2.0",
+        # tensorflow-datasets 4.9.x imports it on every Python but declares it only
+        # for Python < 3.9 (tensorflow/datasets#11212).
+        "importlib_resources",
     ],
     extras_require={
         "beam": ["apache-beam>=2.60"],
         "tfjs": ["tensorflowjs==4.22.0", "ydf<0.16"],
-        "dev": ["pytest>=8", "pytest-xdist>=3", "hypothesis>=6.100"],
+        # dill: tfds.testing imports it.
+        "dev": ["pytest>=8", "pytest-xdist>=3", "hypothesis>=6.100", "dill"],
     },
     entry_points={
         "console_scripts": [

@@ -132,7 +132,13 @@ def main(argv):
     paths = FLAGS.tfds
   if not paths:
     raise app.UsageError(f"{command}: no input files given")
-  sys.exit(globals()[command](paths))
+  try:
+    status = globals()[command](paths)
+  except (ValueError, OSError) as e:
+    # Data errors name the file and record already; a traceback adds nothing.
+    print(f"sketch-rnn-data {command}: {e}", file=sys.stderr)
+    status = 1
+  sys.exit(status)
 
 
 def run():

@@ -86,12 +86,12 @@ def from_polylines(lines: Sequence[np.ndarray], dtype=np.float32) -> np.ndarray:
   if not lines:
     return np.zeros((0, 3), dtype=dtype)
   points = np.concatenate(lines, axis=0)
+  if np.issubdtype(dtype, np.integer):
+    # Round positions, not offsets: rounded offsets would drift along the sketch.
+    points = np.rint(points)
   pen = np.concatenate([np.r_[np.zeros(len(l) - 1), 1.0] for l in lines])
   offsets = np.diff(points, axis=0, prepend=np.zeros((1, 2)))
-  out = np.concatenate([offsets, pen[:, None]], axis=1)
-  if np.issubdtype(dtype, np.integer):
-    out = np.rint(out)
-  return out.astype(dtype)
+  return np.concatenate([offsets, pen[:, None]], axis=1).astype(dtype)
 
 
 def bounds(strokes: np.ndarray) -> tuple[float, float, float, float]:

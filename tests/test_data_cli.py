@@ -50,3 +50,26 @@ def test_validate_lists_bad_records_and_fails(tmp_path):
 def test_usage_errors():
   r = run_cli("frobnicate", "x.npz")
   assert r.returncode != 0 and "usage: sketch-rnn-data" in r.stderr
+
+
+def test_convert_ndjson_then_info(tmp_path):
+  here = os.path.dirname(os.path.abspath(__file__))
+  out = tmp_path / "qd.npz"
+  r = run_cli("convert", os.path.join(here, "data", "quickdraw_raw.ndjson"),
+              os.path.join(here, "data", "quickdraw_simplified.ndjson"), f"--out={out}",
+              "--valid_fraction=0.2", "--test_fraction=0.2")
+  assert r.returncode == 0, r.stderr
+  data = npz_io.load_npz(out)
+  total = sum(len(v) for v in data.values())
+  assert total > 0 and all(s.dtype == np.int16 and s.shape[1] == 3
+                           for v in data.values() for s in v)
+  info = run_cli("info", str(out))
+  assert info.returncode == 0 and "scale factor" in info.stdout
+
+
+def test_convert_bad_json_names_file_and_line(tmp_path):
+  here = os.path.dirname(os.path.abspath(__file__))
+  bad = os.path.join(here, "data", "bad_json.ndjson")
+  r = run_cli("convert", bad, f"--out={tmp_path / 'x.npz'}")
+  assert r.returncode == 1
+  assert "bad_json.ndjson:3: bad JSON" in r.stderr and "Traceback" not in r.stderr

@@ -64,3 +64,20 @@ def test_no_training_data_is_an_error(tmp_path):
   _write(path, n=(2, 1, 1), length=5)
   with pytest.raises(ValueError, match="no training sketches"):
     datasets.load_npz_files([path], max_len=3)
+
+
+def test_tfds_route_matches_the_npz_route(sheep_path, tmp_path):
+  """quickdraw_sketch_rnn/sheep built offline from a manual dir gives the same data."""
+  manual = tmp_path / "manual"
+  manual.mkdir()
+  (manual / "sheep.npz").symlink_to(sheep_path)
+  via_tfds = datasets.load_tfds(["quickdraw_sketch_rnn/sheep"], data_dir=str(tmp_path / "tfds"),
+                                manual_dir=str(manual))
+  via_npz = datasets.load_npz_files([sheep_path])
+  assert via_tfds.scale_factor == pytest.approx(via_npz.scale_factor, rel=1e-12)
+  assert len(via_tfds.class_names) == 345
+  sheep_id = via_tfds.class_names.index("sheep")
+  for split in datasets.SPLITS:
+    a, b = via_tfds[split], via_npz[split]
+    assert len(a) == len(b) and (a.labels == sheep_id).all()
+    assert all(np.array_equal(x, y) for x, y in zip(a.sketches, b.sketches))

@@ -125,3 +125,11 @@ def test_normalize_and_denormalize():
   np.testing.assert_array_equal(n[:, 0:2], S3[:, 0:2] / 2.0)
   np.testing.assert_array_equal(n[:, 2], S3[:, 2])
   np.testing.assert_array_equal(strokes.denormalize(n, 2.0), S3.astype(np.float32))
+
+
+def test_from_polylines_rounds_positions_not_offsets():
+  # Offsets of 0.4 round to 0 one by one, but the positions reach 1.2 -> 1.
+  line = np.array([[0.0, 0.0], [0.4, 0.0], [0.8, 0.0], [1.2, 0.0]])
+  s3 = strokes.from_polylines([line], np.int16)
+  assert s3[:, 0].sum() == 1
+  np.testing.assert_array_equal(strokes.to_polylines(s3)[0][:, 0], [0, 0, 1, 1])

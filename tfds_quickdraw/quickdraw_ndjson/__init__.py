@@ -1,0 +1,1 @@
+"""The `quickdraw_ndjson` TFDS dataset (see its README.md)."""

@@ -1,0 +1,1 @@
+"""The `quickdraw_sketch_rnn` TFDS dataset (see its README.md)."""
