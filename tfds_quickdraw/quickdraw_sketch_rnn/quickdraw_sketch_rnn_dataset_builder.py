@@ -15,7 +15,7 @@ from etils import epath
 import numpy as np
 import tensorflow_datasets as tfds
 
-from sketch_rnn_tf import npz_io
+from sketch_rnn_tf import npz_io, validation
 from tensorflow_datasets.core.utils.lazy_imports_utils import tensorflow as tf
 from tfds_quickdraw import categories as cats
 
@@ -24,7 +24,6 @@ _HOMEPAGE = ("https://github.com/googlecreativelab/quickdraw-dataset"
              "#sketch-rnn-quickdraw-dataset")
 # TFDS split name -> member of the .npz.
 _SPLITS = {"train": "train", "validation": "valid", "test": "test"}
-_INT16 = np.iinfo(np.int16)
 
 
 @dataclasses.dataclass(eq=False)
@@ -135,24 +134,13 @@ def load_npz(path: str) -> dict[str, list[np.ndarray]]:
 
 
 def checked_stroke3(sketch, source: str, split: str, index: int) -> np.ndarray:
-  """The record as int16 [L, 3]; a ValueError names the file, split and index.
+  """The record as int16 [L, 3], checked as every loader checks records.
 
-  Other integer dtypes are accepted when every value fits in int16 (hand-made
-  files often hold int32/int64), since the cast then loses nothing.
+  A bad record raises `validation.SketchDataError` (a ValueError) naming the
+  file, split and index. Numeric records with integer values in range (hand-made
+  files often hold int32/int64 or floats) are cast to int16.
   """
-  where = f"{source}: split '{split}', sketch {index}"
-  if not isinstance(sketch, np.ndarray):
-    raise ValueError(f"{where}: expected an int16 [L, 3] array, got a "
-                     f"{type(sketch).__name__}")
-  if sketch.ndim != 2 or sketch.shape[1] != 3:
-    raise ValueError(f"{where}: expected an int16 [L, 3] array, got shape "
-                     f"{sketch.shape}")
-  if sketch.dtype == np.int16:
-    return sketch
-  if not np.issubdtype(sketch.dtype, np.integer):
-    raise ValueError(f"{where}: expected an int16 [L, 3] array, got dtype "
-                     f"{sketch.dtype}")
-  if sketch.size and (sketch.min() < _INT16.min or sketch.max() > _INT16.max):
-    raise ValueError(f"{where}: values outside the int16 range "
-                     f"[{sketch.min()}, {sketch.max()}]")
+  problem = validation.sketch_problem(sketch)
+  if problem is not None:
+    raise validation.SketchDataError([validation.Problem(source, split, index, problem)])
   return sketch.astype(np.int16)

@@ -165,10 +165,12 @@ def test_missing_split_is_an_error(tmp_path):
 
 
 @pytest.mark.parametrize("sketch, message", [
-    (np.zeros((4, 3), dtype=np.float32), "dtype float32"),
+    (np.full((4, 3), 0.5, dtype=np.float32), "non-integer value"),
     (np.zeros((4,), dtype=np.int16), r"shape \(4,\)"),
-    (np.array([[40000, 0, 1]], dtype=np.int32), "outside the int16 range"),
-    ([[0, 0, 1]], "got a list"),
+    (np.array([[40000, 0, 1]], dtype=np.int32), "absurd offset"),
+    (np.array([[1, 0, 3]], dtype=np.int32), "pen value 3"),
+    (np.zeros((0, 3), dtype=np.int16), "empty sketch"),
+    ([[0, 0, 1]], "not an array"),
 ])
 def test_checked_stroke3_rejects(sketch, message):
   with pytest.raises(ValueError, match=r"f\.npz: split 'train', sketch 7: .*" + message):
