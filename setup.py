@@ -38,7 +38,8 @@ setup(
         "importlib_resources",
     ],
     extras_require={
-        "beam": ["apache-beam>=2.60"],
+        # mlcroissant: the `tfds build` command line imports it.
+        "beam": ["apache-beam>=2.60", "mlcroissant"],
         "tfjs": ["tensorflowjs==4.22.0", "ydf<0.16"],
         # dill: tfds.testing imports it.
         "dev": ["pytest>=8", "pytest-xdist>=3", "hypothesis>=6.100", "dill"],
