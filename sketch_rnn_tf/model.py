@@ -125,26 +125,39 @@ class SketchRNN(keras.Model):
     return terms
 
   def _step_seed(self, step):
-    return tf.stack([tf.constant(self.seed, tf.int32), tf.cast(step, tf.int32)])
+    """(seed, step) with the replica id folded in, so replicas draw different noise."""
+    ctx = tf.distribute.get_replica_context()
+    replica = ctx.replica_id_in_sync_group if ctx is not None else 0
+    return tf.stack([tf.constant(self.seed, tf.int32) + 1000003 * tf.cast(replica, tf.int32),
+                     tf.cast(step, tf.int32)])
 
   def _clip(self, grads):
     if self.hp.clip_mode == "global_norm":
       return tf.clip_by_global_norm(grads, self.hp.grad_clip)[0]
     return [tf.clip_by_value(g, -self.hp.grad_clip, self.hp.grad_clip) for g in grads]
 
-  def train_step(self, data):
-    step = self.optimizer.iterations
+  def gradients(self, data, step):
+    """(loss terms, raw gradients of this replica's share of the global mean loss)."""
     with tf.GradientTape() as tape:
       outputs = self(data, training=True, seed=self._step_seed(step))
       terms = self.loss_terms(data, outputs, step)
       # Gradients are summed over replicas: scale so the result is the global mean.
       replicas = tf.distribute.get_strategy().num_replicas_in_sync
       scaled = terms["loss"] / tf.cast(replicas, terms["loss"].dtype)
-    variables = self.trainable_variables
-    grads = tape.gradient(scaled, variables)
+    return terms, tape.gradient(scaled, self.trainable_variables)
+
+  def train_step(self, data):
+    step = self.optimizer.iterations
+    terms, grads = self.gradients(data, step)
     finite = tf.reduce_all([tf.reduce_all(tf.math.is_finite(g)) for g in grads] +
                            [tf.math.is_finite(terms["loss"])])
+    ctx = tf.distribute.get_replica_context()
+    if ctx is not None and ctx.num_replicas_in_sync > 1:
+      # Every replica must take the same branch: the optimizer's all-reduce waits for all.
+      bad = ctx.all_reduce(tf.distribute.ReduceOp.SUM, 1.0 - tf.cast(finite, tf.float32))
+      finite = tf.equal(bad, 0.0)
     grads = self._clip([tf.where(finite, g, tf.zeros_like(g)) for g in grads])
+    variables = self.trainable_variables
 
     def apply():
       self.optimizer.apply(grads, variables)
