@@ -48,6 +48,7 @@ setup(
         "console_scripts": [
             "sketch-rnn-data=sketch_rnn_tf.data_cli:run",
             "sketch-rnn-train=sketch_rnn_tf.train:run",
+            "sketch-rnn-eval=sketch_rnn_tf.evaluate:run",
         ],
     },
 )

@@ -21,14 +21,20 @@ from sketch_rnn_tf import mdn
 
 
 def reconstruction(y, targets, lengths, num_mixtures, n_max):
-  """Per-sketch (L_s, L_p), each [B]: y [B, T, 3+6M], targets stroke-5 [B, T, 5]."""
+  """Per-sketch (L_s, L_p, L_p on real points), each [B].
+
+  y [B, T, 3+6M]; targets stroke-5 [B, T, 5]. The third value is the pen term
+  over each sketch's real points only, the form the reference code evaluates
+  with (it masks L_p at evaluation time), kept for comparing numbers with it.
+  """
   params = mdn.split_params(y, num_mixtures)
   mask = tf.sequence_mask(lengths, tf.shape(targets)[1], dtype=y.dtype)
   offset_ll = mdn.offset_log_likelihood(params, targets[..., 0], targets[..., 1])
   pen_ll = mdn.pen_log_likelihood(params, targets[..., 2:5])
   n_max = tf.cast(n_max, y.dtype)
   return (-tf.reduce_sum(offset_ll * mask, axis=1) / n_max,
-          -tf.reduce_sum(pen_ll, axis=1) / n_max)
+          -tf.reduce_sum(pen_ll, axis=1) / n_max,
+          -tf.reduce_sum(pen_ll * mask, axis=1) / n_max)
 
 
 def kl_divergence(mu, presig):

@@ -22,7 +22,8 @@ from sketch_rnn_tf.decoder import SketchDecoder
 from sketch_rnn_tf.encoder import SketchEncoder
 from sketch_rnn_tf.hparams import HParams
 
-METRICS = ("loss", "recon", "offset", "pen", "kl", "kl_weight", "lr")
+# recon_ref: L_s + L_p over real points only, as the reference code evaluates.
+METRICS = ("loss", "recon", "offset", "pen", "kl", "kl_weight", "lr", "recon_ref")
 
 
 @keras.saving.register_keras_serializable("sketch_rnn_tf")
@@ -110,10 +111,11 @@ class SketchRNN(keras.Model):
   def loss_terms(self, inputs, outputs, step):
     """Batch means of L_s, L_p, L_KL and the total loss at this step."""
     hp = self.hp
-    l_s, l_p = losses.reconstruction(outputs["y"], inputs["strokes"][:, 1:], inputs["lengths"],
-                                     hp.num_mixture, hp.max_seq_len)
+    l_s, l_p, l_p_real = losses.reconstruction(outputs["y"], inputs["strokes"][:, 1:],
+                                               inputs["lengths"], hp.num_mixture, hp.max_seq_len)
     terms = {"offset": tf.reduce_mean(l_s), "pen": tf.reduce_mean(l_p)}
     terms["recon"] = terms["offset"] + terms["pen"]
+    terms["recon_ref"] = terms["offset"] + tf.reduce_mean(l_p_real)
     w_kl = losses.kl_weight(step, hp)
     if self.encoder is not None:
       kl = tf.reduce_mean(losses.kl_divergence(outputs["mu"], outputs["presig"]))
@@ -176,7 +178,8 @@ class SketchRNN(keras.Model):
     return self._update_metrics(terms)
 
   def test_step(self, data):
-    outputs = self(data, training=False)
+    # A fixed seed for z's noise: the same checkpoint always scores the same.
+    outputs = self(data, training=False, seed=self._step_seed(0))
     terms = self.loss_terms(data, outputs, self.optimizer.iterations if self.optimizer else 0)
     terms["lr"] = self.optimizer.learning_rate if self.optimizer else tf.zeros([])
     return self._update_metrics(terms)

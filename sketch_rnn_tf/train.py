@@ -52,21 +52,14 @@ def make_strategy(name):
   return tf.distribute.get_strategy()
 
 
-def write_json(path, obj):
-  from sketch_rnn_tf.render import write_text
-  write_text(path, json.dumps(obj, indent=2, sort_keys=True))
-
-
 def load_run_config(log_dir, preset, overrides):
   """hparams from log_dir/hparams.json when resuming, else from preset + overrides."""
-  from sketch_rnn_tf import hparams
-  path = os.path.join(log_dir, "hparams.json")
-  if os.path.exists(path):
-    with open(path, encoding="utf-8") as f:
-      saved = hparams.HParams.from_json(f.read())
+  from sketch_rnn_tf import hparams, run_dir
+  if os.path.exists(os.path.join(log_dir, run_dir.HPARAMS)):
+    saved, _ = run_dir.read_config(log_dir)
     if overrides and saved.override(overrides) != saved:
-      raise app.UsageError(f"{path} exists with other hparams; resume without --hparams "
-                           "or use a new --log_dir")
+      raise app.UsageError(f"{log_dir} holds a run with other hparams; resume without "
+                           "--hparams or use a new --log_dir")
     return saved, True
   return hparams.get(preset, overrides), False
 
@@ -78,7 +71,7 @@ def main(argv):
   import tensorflow as tf
   import keras
 
-  from sketch_rnn_tf import datasets, pipeline, progress
+  from sketch_rnn_tf import datasets, pipeline, progress, run_dir
   from sketch_rnn_tf.model import SketchRNN, make_optimizer
 
   log_dir = FLAGS.log_dir or DEFAULT_LOG_DIR
@@ -91,17 +84,14 @@ def main(argv):
   else:
     data = datasets.load_tfds(FLAGS.tfds, data_dir=FLAGS.data_dir, manual_dir=FLAGS.manual_dir,
                               max_len=hp.max_seq_len)
-  info_path = os.path.join(log_dir, "model_info.json")
-  if resuming and os.path.exists(info_path):
-    with open(info_path, encoding="utf-8") as f:
-      info = json.load(f)
-    scale_factor = info["scale_factor"]
+  if resuming:
+    scale_factor = run_dir.read_config(log_dir)[1]["scale_factor"]
   else:
     scale_factor = data.scale_factor
-    info = {"scale_factor": scale_factor, "class_names": data.class_names,
-            "data": FLAGS.data or FLAGS.tfds, "max_seq_len": hp.max_seq_len}
-    write_json(info_path, info)
-    write_json(os.path.join(log_dir, "hparams.json"), json.loads(hp.to_json()))
+    source = ({"npz": [os.path.abspath(p) for p in FLAGS.data]} if FLAGS.data
+              else {"tfds": FLAGS.tfds, "data_dir": FLAGS.data_dir})
+    run_dir.save_config(log_dir, hp, {"scale_factor": scale_factor,
+                                      "class_names": data.class_names, "data": source})
   if hp.num_classes and hp.num_classes < len(data.class_names):
     raise app.UsageError(f"num_classes={hp.num_classes} but the data has "
                          f"{len(data.class_names)} classes")
@@ -114,16 +104,23 @@ def main(argv):
     optimizer.build(model.trainable_variables)
     model.optimizer = optimizer
   checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer)
-  manager = tf.train.CheckpointManager(checkpoint, os.path.join(log_dir, "ckpt"),
+  resolver = strategy.cluster_resolver
+  chief = (resolver is None or resolver.task_type in (None, "chief") or
+           (resolver.task_type == "worker" and resolver.task_id == 0 and
+            "chief" not in resolver.cluster_spec().as_dict()))
+  # Every worker takes part in a multi-worker save; only the chief's copy is kept.
+  ckpt_root = log_dir if chief else os.path.join(log_dir, f"worker_tmp_{resolver.task_id}")
+  manager = tf.train.CheckpointManager(checkpoint, os.path.join(ckpt_root, "ckpt"),
                                        max_to_keep=FLAGS.keep_checkpoints)
-  best_manager = tf.train.CheckpointManager(checkpoint, os.path.join(log_dir, "best"),
+  best_manager = tf.train.CheckpointManager(checkpoint, os.path.join(ckpt_root, "best"),
                                             max_to_keep=1)
-  if manager.latest_checkpoint:
-    checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
-    logging.info("resumed from %s", manager.latest_checkpoint)
+  latest = tf.train.latest_checkpoint(os.path.join(log_dir, "ckpt"))
+  if latest:
+    checkpoint.restore(latest).assert_existing_objects_matched()
+    logging.info("resumed from %s", latest)
   step = int(optimizer.iterations.numpy())
   best_path = os.path.join(log_dir, "best", "best.json")
-  best = json.load(open(best_path))["loss"] if os.path.exists(best_path) else float("inf")
+  best = run_dir.read_json(best_path)["loss"] if os.path.exists(best_path) else float("inf")
 
   # XLA compiles once per shape: pad to bucket bounds so there are only a few.
   pad = "bucket" if FLAGS.jit_compile else "longest"
@@ -168,41 +165,55 @@ def main(argv):
 
   train_writer = tf.summary.create_file_writer(os.path.join(log_dir, "train"))
   valid_writer = tf.summary.create_file_writer(os.path.join(log_dir, "valid"))
+  metrics_path = os.path.join(log_dir, "metrics.jsonl")
+
+  def validate(step):
+    val = evaluate()
+    print(f"step {step} valid: " + " ".join(f"{k} {v:.4f}" for k, v in val.items()
+                                              if k != "lr"), flush=True)
+    if chief:
+      with valid_writer.as_default(step=step):
+        for k, v in val.items():
+          tf.summary.scalar(k, v)
+      with open(metrics_path, "a", encoding="utf-8") as f:
+        f.write(json.dumps({"step": step, **val}) + "\n")
+    return val
+
+  if step == 0:
+    validate(0)  # the untrained baseline, a reference point for the curves
   meter = progress.Progress(step, FLAGS.steps, hp.batch_size)
-  chief = (strategy.cluster_resolver is None or
-           strategy.cluster_resolver.task_type in (None, "chief") or
-           (strategy.cluster_resolver.task_type == "worker" and
-            strategy.cluster_resolver.task_id == 0))
   iterator = iter(train_ds)
+  for tracker in model.metrics:
+    tracker.reset_state()
   while step < FLAGS.steps:
-    for tracker in model.metrics:
-      tracker.reset_state()
     logs = train_step(next(iterator))
     step += 1
     if int(model.nonfinite_run.numpy()) >= FLAGS.max_nonfinite:
       sys.exit(f"stopping at step {step}: {FLAGS.max_nonfinite} steps in a row had a "
                "non-finite loss or gradient (try a lower learning rate or --hparams=grad_clip)")
     if step % FLAGS.log_every == 0 or step == FLAGS.steps:
+      # The trackers average every step since the last line.
       logs = {k: float(v) for k, v in logs.items()}
       print(meter.line(step, logs, int(model.skipped_steps.numpy())), flush=True)
-      with train_writer.as_default(step=step):
-        for k, v in logs.items():
-          tf.summary.scalar(k, v)
+      if chief:
+        with train_writer.as_default(step=step):
+          for k, v in logs.items():
+            tf.summary.scalar(k, v)
+      for tracker in model.metrics:
+        tracker.reset_state()
     if step % FLAGS.eval_every == 0 or step == FLAGS.steps:
-      val = evaluate()
-      print(f"step {step} valid: " + " ".join(f"{k} {v:.4f}" for k, v in val.items()
-                                                if k != "lr"), flush=True)
-      with valid_writer.as_default(step=step):
-        for k, v in val.items():
-          tf.summary.scalar(k, v)
-      if val["loss"] < best and chief:
+      val = validate(step)
+      for tracker in model.metrics:
+        tracker.reset_state()
+      if val["loss"] < best:
         best = val["loss"]
         best_manager.save(checkpoint_number=step)
-        write_json(best_path, {"loss": best, "step": step})
+        if chief:
+          run_dir.write_json(best_path, {"loss": best, "step": step})
     if step % FLAGS.save_every == 0 or step == FLAGS.steps:
       manager.save(checkpoint_number=step)
   print(f"done at step {step}; checkpoints in {os.path.join(log_dir, 'ckpt')}, "
-        f"TensorBoard: tensorboard --logdir {log_dir}")
+        f"TensorBoard: tensorboard --logdir {log_dir}", flush=True)
 
 
 def run():

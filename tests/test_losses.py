@@ -85,12 +85,14 @@ def test_reconstruction_masks_offsets_and_divides_by_n_max():
   targets = np.stack([strokes.to_stroke5(np.c_[rng.normal(size=(n, 2)), np.r_[np.zeros(n - 1), 1]], 8)
                       for n in lengths])
   y = rng.normal(0, 0.5, (2, 8, 3 + 6 * M))
-  l_s, l_p = losses.reconstruction(tf.constant(y, tf.float32), tf.constant(targets),
-                                   tf.constant(lengths), M, 250)
+  l_s, l_p, l_p_real = losses.reconstruction(tf.constant(y, tf.float32), tf.constant(targets),
+                                              tf.constant(lengths), M, 250)
   for b, n in enumerate(lengths):
     ref_s, ref_p = np_recon(y[b], targets[b], n, 250)
+    _, ref_p_real = np_recon(y[b], targets[b][:n], n, 250)
     assert float(l_s[b]) == pytest.approx(ref_s, abs=1e-6)
     assert float(l_p[b]) == pytest.approx(ref_p, abs=1e-6)
+    assert float(l_p_real[b]) == pytest.approx(ref_p_real, abs=1e-6)
 
 
 def test_bucketed_batch_equals_n_max_padding_but_for_padding_pen_terms():
@@ -109,8 +111,10 @@ def test_bucketed_batch_equals_n_max_padding_but_for_padding_pen_terms():
   z = mu
   y_short, _ = model.decoder(tf.constant(short[:, :-1]), z)
   y_full, _ = model.decoder(tf.constant(full[:, :-1]), z)
-  s_short, p_short = losses.reconstruction(y_short, short[:, 1:], lengths, hp.num_mixture, 40)
-  s_full, p_full = losses.reconstruction(y_full, full[:, 1:], lengths, hp.num_mixture, 40)
+  s_short, p_short, r_short = losses.reconstruction(y_short, short[:, 1:], lengths,
+                                                    hp.num_mixture, 40)
+  s_full, p_full, r_full = losses.reconstruction(y_full, full[:, 1:], lengths, hp.num_mixture, 40)
+  np.testing.assert_allclose(r_short.numpy(), r_full.numpy(), atol=1e-6)
   np.testing.assert_allclose(s_short.numpy(), s_full.numpy(), atol=1e-6)
   # L_p differs exactly by the pen terms of the steps past the short batch's length.
   params = mdn.split_params(y_full[:, 13:], hp.num_mixture)
