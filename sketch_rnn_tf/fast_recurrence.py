@@ -262,6 +262,9 @@ def unroll_fast(cell, xw, initial_state, lengths=None, keep_masks=None):
       dout = _time_major(_zeros_if_none(dys[0], out))
       dfinal = [_zeros_if_none(g, s) for g, s in zip(dys[1:], final_state)]
 
+      # Transposed once here, not in every step's matmul.
+      wt_t = {k: tf.transpose(wt[k]) for k in ("w_h", "w_zxh", "w_zb") if k in wt}
+      hwt_t = {"w_h": tf.transpose(hwt["w_h"])} if hyper else {}
       acc0 = {"m": main.zero_acc(dtype)}
       if hyper:
         acc0["h"] = hyp.zero_acc(dtype)
@@ -290,7 +293,7 @@ def unroll_fast(cell, xw, initial_state, lengths=None, keep_masks=None):
                                               None if masks[0] is None else masks[0][t],
                                               acc["m"])
         if not hyper:
-          dh_in = tf.matmul(dpre, wt["w_h"], transpose_b=True)
+          dh_in = tf.matmul(dpre, wt_t["w_h"])
           new_d = [dc_in, dh_in]
           gtas = {"ds": gtas["ds"].write(t, dpre)}
         else:
@@ -304,13 +307,13 @@ def unroll_fast(cell, xw, initial_state, lengths=None, keep_masks=None):
           dz_b = tf.reshape(tf.einsum("bgh,geh->bge", dpre4, wt["w_beta"]), [batch, 4 * emb])
           alpha_h = tf.einsum("bge,geh->bgh", z_xh[:, 4:], wt["w_alpha"][4:])
           dhw = tf.reshape(alpha_h * dpre4, [batch, 4 * units])
-          dhh_new = (tf.matmul(dz_xh, wt["w_zxh"], transpose_b=True)
-                     + tf.matmul(dz_b, wt["w_zb"], transpose_b=True) + carried[3])
+          dhh_new = (tf.matmul(dz_xh, wt_t["w_zxh"])
+                     + tf.matmul(dz_b, wt_t["w_zb"]) + carried[3])
           ds_hyp, dhc_in, acc["h"] = hyp.backward(
               dhh_new, carried[2], saved_of("hyp_", t, True), read("hc_in", t),
               None if masks[1] is None else masks[1][t], acc["h"])
-          dr = tf.matmul(ds_hyp, hwt["w_h"], transpose_b=True)     # [B, H + HH]
-          dh_in = tf.matmul(dhw, wt["w_h"], transpose_b=True) + dr[:, :units]
+          dr = tf.matmul(ds_hyp, hwt_t["w_h"])     # [B, H + HH]
+          dh_in = tf.matmul(dhw, wt_t["w_h"]) + dr[:, :units]
           new_d = [dc_in, dh_in, dhc_in, dr[:, units:]]
           gtas = {"dpre": gtas["dpre"].write(t, dpre), "dhw": gtas["dhw"].write(t, dhw),
                   "dz_xh": gtas["dz_xh"].write(t, dz_xh), "dz_b": gtas["dz_b"].write(t, dz_b),

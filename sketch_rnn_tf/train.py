@@ -17,7 +17,7 @@ import os
 import sys
 import time
 
-from absl import app, flags, logging
+from absl import app, flags
 
 FLAGS = flags.FLAGS
 flags.DEFINE_list("data", [], "Sketch .npz files (comma-separated); each file is one class.")
@@ -97,6 +97,7 @@ def main(argv):
                          f"{len(data.class_names)} classes")
 
   strategy = make_strategy(FLAGS.strategy)
+  keras.utils.set_random_seed(FLAGS.seed)  # the initial weights, too, follow --seed
   with strategy.scope():
     model = SketchRNN(hp, scale_factor, data.class_names, seed=FLAGS.seed)
     model.build()
@@ -117,8 +118,9 @@ def main(argv):
   latest = tf.train.latest_checkpoint(os.path.join(log_dir, "ckpt"))
   if latest:
     checkpoint.restore(latest).assert_existing_objects_matched()
-    logging.info("resumed from %s", latest)
   step = int(optimizer.iterations.numpy())
+  if latest:
+    print(f"resumed from {latest} at step {step}", flush=True)
   best_path = os.path.join(log_dir, "best", "best.json")
   best = run_dir.read_json(best_path)["loss"] if os.path.exists(best_path) else float("inf")
 

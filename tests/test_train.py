@@ -1,0 +1,132 @@
+"""sketch-rnn-train end to end on real sheep with the tiny preset: learning, resuming, faults."""
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+FAST = ["--preset=tiny", "--nojit_compile", "--log_every=10"]
+
+
+def train(log_dir, data, *flags, script=None, timeout=300):
+  cmd = [sys.executable] + ([script] if script else ["-m", "sketch_rnn_tf.train"])
+  cmd += list(flags) + [f"--data={data}", f"--log_dir={log_dir}"] + FAST
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
+  return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
+
+
+def metrics(log_dir):
+  with open(os.path.join(log_dir, "metrics.jsonl")) as f:
+    return [json.loads(line) for line in f]
+
+
+def weights(log_dir):
+  path = tf.train.latest_checkpoint(os.path.join(log_dir, "ckpt"))
+  reader = tf.train.load_checkpoint(path)
+  # Every saved value: the weights (stored under the optimizer's references), the
+  # optimizer's moments and step, the model's counters.
+  names = sorted(n for n in reader.get_variable_to_shape_map() if "VARIABLE_VALUE" in n)
+  assert len(names) > 20
+  return path, {n: reader.get_tensor(n) for n in names}
+
+
+def test_short_run_lowers_validation_cost_and_resumes_exactly(sheep_path, tmp_path):
+  straight, split = str(tmp_path / "straight"), str(tmp_path / "split")
+  r = train(straight, sheep_path, "--steps=80", "--eval_every=40", "--save_every=40")
+  assert r.returncode == 0, r.stderr[-3000:]
+  curve = metrics(straight)
+  assert [m["step"] for m in curve] == [0, 40, 80]
+  assert curve[-1]["recon"] < curve[0]["recon"] - 0.5  # clearly lower L_R
+  assert "sketches/s" in r.stdout and "ETA" in r.stdout
+  for name in ("hparams.json", "model_info.json", "best/best.json"):
+    assert os.path.exists(os.path.join(straight, name))
+
+  r1 = train(split, sheep_path, "--steps=40", "--eval_every=40", "--save_every=40")
+  assert r1.returncode == 0, r1.stderr[-3000:]
+  r2 = train(split, sheep_path, "--steps=80", "--eval_every=40", "--save_every=40")
+  assert r2.returncode == 0, r2.stderr[-3000:]
+  assert "at step 40" in r2.stdout and "resumed from" in r2.stdout
+  # Same schedules, same data order, same random draws: the same weights.
+  path_a, a = weights(straight)
+  path_b, b = weights(split)
+  assert path_a.endswith("ckpt-80") and path_b.endswith("ckpt-80")
+  for name in a:
+    np.testing.assert_allclose(a[name], b[name], rtol=1e-5, atol=1e-6, err_msg=name)
+  assert [m["step"] for m in metrics(split)] == [0, 40, 80]
+  np.testing.assert_allclose(metrics(split)[-1]["recon"], curve[-1]["recon"], rtol=1e-5)
+
+
+def test_resume_refuses_other_hparams(sheep_path, tmp_path):
+  log_dir = str(tmp_path / "run")
+  assert train(log_dir, sheep_path, "--steps=2", "--eval_every=2").returncode == 0
+  r = train(log_dir, sheep_path, "--steps=4", "--hparams=z_size=4")
+  assert r.returncode != 0 and "other hparams" in r.stderr
+
+
+@pytest.mark.parametrize("mode, nth", [("shards", 2), ("index", 3)])
+def test_kill_during_checkpoint_write_resumes_from_last_complete(sheep_path, tmp_path, mode, nth):
+  log_dir = str(tmp_path / "run")
+  flags = ["--steps=30", "--save_every=5", "--eval_every=1000"]
+  r = train(log_dir, sheep_path, mode, str(nth), *flags,
+            script=os.path.join(HERE, "fault_injection.py"))
+  assert r.returncode == -signal.SIGKILL, (r.returncode, r.stderr[-2000:])
+  killed = int(re.search(r"killing while saving .*ckpt-(\d+)", r.stdout).group(1))
+  last_complete = killed - 5  # the save before the one that was cut short
+  assert last_complete >= 5
+  state = tf.train.get_checkpoint_state(os.path.join(log_dir, "ckpt"))
+  assert state.model_checkpoint_path.endswith(f"ckpt-{last_complete}")
+  r = train(log_dir, sheep_path, *flags)
+  assert r.returncode == 0, r.stderr[-3000:]
+  assert f"at step {last_complete}" in r.stdout
+  path, _ = weights(log_dir)
+  assert path.endswith("ckpt-30")
+
+
+def test_sigkill_at_random_points_never_corrupts(sheep_path, tmp_path):
+  log_dir = str(tmp_path / "run")
+  flags = ["--steps=60", "--save_every=3", "--eval_every=1000", "--log_every=1"]
+  rng = np.random.default_rng(0)
+  resumed_at = []
+  for attempt in range(3):
+    cmd = [sys.executable, "-m", "sketch_rnn_tf.train", f"--data={sheep_path}",
+           f"--log_dir={log_dir}", "--preset=tiny", "--nojit_compile"] + flags
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                            env=env)
+    target = int(rng.integers(2, 8))  # progress lines to wait for before the kill
+    seen, lines = 0, []
+    for line in proc.stdout:
+      lines.append(line)
+      if line.startswith("step ") and "/60" in line:
+        seen += 1
+        if seen == target:
+          time.sleep(float(rng.uniform(0, 0.05)))  # land anywhere, saves included
+          proc.send_signal(signal.SIGKILL)
+          break
+    proc.wait(timeout=60)
+    proc.stdout.close()
+    text = "".join(lines)
+    m = re.search(r"at step (\d+)", text)
+    resumed_at.append(int(m.group(1)) if m else 0)
+    last_step = max(int(s) for s in re.findall(r"^step (\d+)/60", text, re.M))
+    assert resumed_at[-1] <= last_step
+  r = train(log_dir, sheep_path, *flags)
+  assert r.returncode == 0, r.stderr[-3000:]
+  m = re.search(r"at step (\d+)", r.stdout)
+  assert m and int(m.group(1)) % 3 == 0
+  assert weights(log_dir)[0].endswith("ckpt-60")
+  assert resumed_at == sorted(resumed_at)  # progress is never lost beyond a save interval
+
+
+def test_nonfinite_run_stops_with_a_clear_message(sheep_path, tmp_path):
+  r = train(str(tmp_path / "run"), sheep_path, "--steps=50", "--max_nonfinite=3",
+            "--hparams=learning_rate=1e30,grad_clip=1e30,clip_mode=global_norm")
+  assert r.returncode != 0
+  assert "steps in a row had a non-finite loss or gradient" in r.stderr
