@@ -67,7 +67,8 @@ def run_worker(kind):
   import numpy as np
   import tensorflow as tf
   from sketch_rnn_tf import datasets, hparams, pipeline
-  from sketch_rnn_tf.model import SketchRNN, make_optimizer
+  from sketch_rnn_tf.model import SketchRNN
+  from sketch_rnn_tf.optimizer import make_optimizer
 
   hp = hparams.get(PRESETS[kind])
   data = datasets.load_npz_files([FLAGS.data], max_len=hp.max_seq_len)
@@ -76,7 +77,8 @@ def run_worker(kind):
   model.build()
   model.optimizer = make_optimizer(hp)
   model.optimizer.build(model.trainable_variables)
-  step = tf.function(model.train_step, jit_compile=FLAGS.jit_compile, reduce_retracing=True)
+  model.compile_gradients(FLAGS.jit_compile)
+  step = tf.function(model.train_step, reduce_retracing=True)
   bounds = pipeline.bucket_boundaries(train.lengths, hp.num_buckets)
   ds = pipeline.make_dataset(train, data.scale_factor, hp.batch_size, seed=0,
                              random_scale=hp.random_scale_factor,

@@ -73,6 +73,36 @@ def _ln_backward(dn, n, rstd, groups):
   return tf.reshape(dx, shape)
 
 
+def _split4(a):
+  """[B, 4H] -> 4 x [B, H], sliced along a major axis (cheaper under XLA than tf.split)."""
+  return tf.unstack(tf.reshape(a, [tf.shape(a)[0], 4, -1]), axis=1)
+
+
+def _join4(parts):
+  """4 x [B, H] -> [B, 4H] (a stack on a major axis: XLA CPU vectorises it, not a concat)."""
+  return tf.reshape(tf.stack(parts, axis=1), [tf.shape(parts[0])[0], -1])
+
+
+def _sum_rows(x):
+  """Sum over the rows of [N, n] as a matmul: XLA CPU turns a large reduce_sum into a
+  slow reduce-window (its tree-reduction rewrite)."""
+  return tf.matmul(tf.ones([1, tf.shape(x)[0]], x.dtype), x)[0]
+
+
+def _flat2(t):
+  """[T, B, n] -> [T*B, n]."""
+  return tf.reshape(t, [-1, tf.shape(t)[-1]])
+
+
+def _matmul_steps(a, b):
+  """Sum over steps and batch of a^T b: [T, B, m], [T, B, n] -> [m, n]."""
+  return tf.matmul(_flat2(a), _flat2(b), transpose_a=True)
+
+
+def _zeros_if_none(g, like):
+  return tf.zeros_like(like) if g is None else g
+
+
 class _Gates:
   """The LSTM update of one (non-hyper part of a) cell on given pre-activations."""
 
@@ -101,7 +131,7 @@ class _Gates:
       saved.update(n=n, rstd=rstd)
     else:
       a = s + w["bias"]
-    i, j, f, o = tf.split(a, 4, axis=1)
+    i, j, f, o = _split4(a)
     si, g, sf, so = tf.sigmoid(i), tf.tanh(j), tf.sigmoid(f + self.forget_bias), tf.sigmoid(o)
     new_c = c * sf + si * self.drop(g, mask)
     if self.layer_norm:
@@ -111,61 +141,52 @@ class _Gates:
     else:
       cc = new_c
     tc = tf.tanh(cc)
-    saved.update(acts=tf.concat([si, g, sf, so], 1), tc=tc)
+    saved.update(acts=_join4([si, g, sf, so]), tc=tc)
     return tc * so, new_c, saved
 
   def backward(self, dh, dc_ext, saved, c_in, mask, acc):
     """Gradients of new_h (dh) and new_c (dc_ext) -> (ds, dc_in, acc).
 
-    ds: the gradient w.r.t. `forward`'s s; acc: running sums of the layer
-    norms' gamma and beta gradients (layer norm only).
+    ds: the gradient w.r.t. `forward`'s s. acc: the layer norms' gamma and
+    beta gradients summed over steps (not yet over the batch: [B, n] each, so
+    the loop adds elementwise; `finish_acc` sums the rows).
     """
     w = self.w
-    si, g, sf, so = tf.split(saved["acts"], 4, axis=1)
+    si, g, sf, so = _split4(saved["acts"])
     tc = saved["tc"]
     d_o = dh * tc * so * (1.0 - so)
     dcc = dh * so * (1.0 - tc * tc)
     acc = dict(acc)
     if self.layer_norm:
       nc = saved["nc"]
-      acc["ln_c_gamma"] += tf.reduce_sum(dcc * nc, 0)
-      acc["ln_c_beta"] += tf.reduce_sum(dcc, 0)
+      acc["ln_c_gamma"] += dcc * nc
+      acc["ln_c_beta"] += dcc
       dc = _ln_backward(dcc * w["ln_c_gamma"], nc, saved["rstd_c"], 1) + dc_ext
     else:
       dc = dcc + dc_ext
     di = dc * self.drop(g, mask) * si * (1.0 - si)
     dj = self.drop(dc * si, mask) * (1.0 - g * g)
     df = dc * c_in * sf * (1.0 - sf)
-    da = tf.concat([di, dj, df, d_o], 1)
+    da = _join4([di, dj, df, d_o])
     if self.layer_norm:
       n = saved["n"]
-      acc["ln_gamma"] += tf.reduce_sum(da * n, 0)
-      acc["ln_beta"] += tf.reduce_sum(da, 0)
+      acc["ln_gamma"] += da * n
+      acc["ln_beta"] += da
       ds = _ln_backward(da * w["ln_gamma"], n, saved["rstd"], 4)
     else:
       ds = da
     return ds, dc * sf, acc
 
-  def zero_acc(self, dtype):
+  def zero_acc(self, batch, dtype):
     if not self.layer_norm:
       return {}
     g4, h = 4 * self.units, self.units
-    return {"ln_gamma": tf.zeros([g4], dtype), "ln_beta": tf.zeros([g4], dtype),
-            "ln_c_gamma": tf.zeros([h], dtype), "ln_c_beta": tf.zeros([h], dtype)}
+    return {"ln_gamma": tf.zeros([batch, g4], dtype), "ln_beta": tf.zeros([batch, g4], dtype),
+            "ln_c_gamma": tf.zeros([batch, h], dtype), "ln_c_beta": tf.zeros([batch, h], dtype)}
 
-
-def _flat2(t):
-  """[T, B, n] -> [T*B, n]."""
-  return tf.reshape(t, [-1, tf.shape(t)[-1]])
-
-
-def _matmul_steps(a, b):
-  """sum over steps and batch of a^T b: [T, B, m], [T, B, n] -> [m, n]."""
-  return tf.matmul(_flat2(a), _flat2(b), transpose_a=True)
-
-
-def _zeros_if_none(g, like):
-  return tf.zeros_like(like) if g is None else g
+  @staticmethod
+  def finish_acc(acc):
+    return {k: _sum_rows(v) for k, v in acc.items()}
 
 
 def unroll_fast(cell, xw, initial_state, lengths=None, keep_masks=None):
@@ -192,35 +213,37 @@ def unroll_fast(cell, xw, initial_state, lengths=None, keep_masks=None):
   units = cell.units
   emb = cell.hyper_embedding_size
 
+  def mask_at(k, t):
+    return None if masks[k] is None else masks[k][t]
+
   @tf.custom_gradient
   def core(*args):
-    xw_in = args[:n_x]
+    xw_in = args[:n_x]             # batch-major [B, T, n]: step t reads xw[:, t]
     state0 = list(args[n_x:n_x + n_s])
     wt = dict(zip(names, args[n_x + n_s:n_x + n_s + len(names)]))
     hwt = dict(zip(hyper_names, args[n_x + n_s + len(names):]))
     main = _Gates(cell, wt)
     hyp = _Gates(cell.hyper, hwt) if hyper else None
-    xw_tm = [_time_major(v) for v in xw_in]
-    steps = tf.shape(xw_tm[0])[0]
-    batch = tf.shape(xw_tm[0])[1]
+    batch = tf.shape(xw_in[0])[0]
+    steps = tf.shape(xw_in[0])[1]
 
     def ta():
-      return tf.TensorArray(dtype, size=steps, element_shape=None)
+      return tf.TensorArray(dtype, size=steps)
 
     def forward_step(t, state):
-      """One step: (outputs h, new state, {name: value to keep})."""
+      """One step: (output h, new state, {name: value kept for the backward pass})."""
       c, h = state[0], state[1]
       keep = {"c_in": c, "h_in": h}
+      x_t = xw_in[0][:, t]
       if not hyper:
-        s = xw_tm[0][t] + tf.matmul(h, wt["w_h"])
-        new_h, new_c, saved = main.forward(s, c, None if masks[0] is None else masks[0][t])
+        s = x_t + tf.matmul(h, wt["w_h"])
+        new_h, new_c, saved = main.forward(s, c, mask_at(0, t))
         new_state = [new_c, new_h]
       else:
         hc, hh = state[2], state[3]
         keep.update(hc_in=hc, hh_in=hh)
-        s_hyp = xw_tm[1][t] + tf.matmul(tf.concat([h, hh], 1), hwt["w_h"])
-        new_hh, new_hc, hsaved = hyp.forward(s_hyp, hc,
-                                             None if masks[1] is None else masks[1][t])
+        s_hyp = xw_in[1][:, t] + tf.matmul(tf.concat([h, hh], 1), hwt["w_h"])
+        new_hh, new_hc, hsaved = hyp.forward(s_hyp, hc, mask_at(1, t))
         keep.update({"hyp_" + k: v for k, v in hsaved.items()})
         keep["hh_out"] = new_hh
         hw = tf.matmul(h, wt["w_h"])
@@ -228,12 +251,12 @@ def unroll_fast(cell, xw, initial_state, lengths=None, keep_masks=None):
         z_b = tf.matmul(new_hh, wt["w_zb"])
         alpha = tf.einsum("bge,geh->bgh", tf.reshape(z_xh, [batch, 8, emb]), wt["w_alpha"])
         beta = tf.einsum("bge,geh->bgh", tf.reshape(z_b, [batch, 4, emb]), wt["w_beta"])
-        x4 = tf.reshape(xw_tm[0][t], [batch, 4, units])
+        x4 = tf.reshape(x_t, [batch, 4, units])
         h4 = tf.reshape(hw, [batch, 4, units])
         pre = (alpha[:, :4] * x4 + alpha[:, 4:] * h4 + tf.reshape(wt["bias"], [4, units])
                + beta)
         new_h, new_c, saved = main.forward(tf.reshape(pre, [batch, 4 * units]), c,
-                                           None if masks[0] is None else masks[0][t])
+                                           mask_at(0, t))
         keep.update(hw=hw, z_xh=z_xh, z_b=z_b)
         new_state = [new_c, new_h, new_hc, new_hh]
       keep.update(saved)
@@ -243,8 +266,6 @@ def unroll_fast(cell, xw, initial_state, lengths=None, keep_masks=None):
       return new_h, new_state, keep
 
     keep_names = sorted(_keep_names(hyper, cell.layer_norm))
-    tas0 = {k: ta() for k in keep_names}
-    out_ta0 = ta()
 
     def body(t, state, out_ta, tas):
       new_h, new_state, keep = forward_step(t, state)
@@ -252,31 +273,27 @@ def unroll_fast(cell, xw, initial_state, lengths=None, keep_masks=None):
       return t + 1, new_state, out_ta.write(t, new_h), tas
 
     _, final_state, out_ta, tas = tf.while_loop(
-        lambda t, *_: t < steps, body, (tf.constant(0), state0, out_ta0, tas0),
+        lambda t, *_: t < steps, body,
+        (tf.constant(0), state0, ta(), {k: ta() for k in keep_names}),
         maximum_iterations=steps)
-    kept = {k: v.stack() for k, v in tas.items()}
+    kept = {k: v.stack() for k, v in tas.items()}   # time-major [T, B, n]
     out = _time_major(out_ta.stack())
     out.set_shape([None, None, units])
 
     def grad(*dys):
-      dout = _time_major(_zeros_if_none(dys[0], out))
+      dout = _zeros_if_none(dys[0], out)             # [B, T, H]: step t reads dout[:, t]
       dfinal = [_zeros_if_none(g, s) for g, s in zip(dys[1:], final_state)]
-
       # Transposed once here, not in every step's matmul.
       wt_t = {k: tf.transpose(wt[k]) for k in ("w_h", "w_zxh", "w_zb") if k in wt}
       hwt_t = {"w_h": tf.transpose(hwt["w_h"])} if hyper else {}
-      acc0 = {"m": main.zero_acc(dtype)}
+      acc0 = {"m": main.zero_acc(batch, dtype)}
       if hyper:
-        acc0["h"] = hyp.zero_acc(dtype)
+        acc0["h"] = hyp.zero_acc(batch, dtype)
       ds_names = ("ds",) if not hyper else ("dpre", "dhw", "dz_xh", "dz_b", "ds_hyp")
-      gtas0 = {k: ta() for k in ds_names}
-
-      def read(k, t):
-        return kept[k][t]
 
       def saved_of(prefix, t, layer_norm):
         keys = ("acts", "tc") + (("n", "rstd", "nc", "rstd_c") if layer_norm else ())
-        return {k: read(prefix + k, t) for k in keys}
+        return {k: kept[prefix + k][t] for k in keys}
 
       def bbody(k, dstate, acc, gtas):
         t = steps - 1 - k
@@ -287,32 +304,29 @@ def unroll_fast(cell, xw, initial_state, lengths=None, keep_masks=None):
         else:
           carried, passed = dstate, None
         acc = dict(acc)
-        dh_new = dout[t] + carried[1]
-        dpre, dc_in, acc["m"] = main.backward(dh_new, carried[0], saved_of("", t, main.layer_norm),
-                                              read("c_in", t),
-                                              None if masks[0] is None else masks[0][t],
-                                              acc["m"])
+        dpre, dc_in, acc["m"] = main.backward(
+            dout[:, t] + carried[1], carried[0], saved_of("", t, main.layer_norm),
+            kept["c_in"][t], mask_at(0, t), acc["m"])
         if not hyper:
-          dh_in = tf.matmul(dpre, wt_t["w_h"])
-          new_d = [dc_in, dh_in]
+          new_d = [dc_in, tf.matmul(dpre, wt_t["w_h"])]
           gtas = {"ds": gtas["ds"].write(t, dpre)}
         else:
           dpre4 = tf.reshape(dpre, [batch, 4, units])
-          z_xh = tf.reshape(read("z_xh", t), [batch, 8, emb])
-          x4 = tf.reshape(xw_tm[0][t], [batch, 4, units])
-          h4 = tf.reshape(read("hw", t), [batch, 4, units])
+          z_xh = tf.reshape(kept["z_xh"][t], [batch, 8, emb])
+          x4 = tf.reshape(xw_in[0][:, t], [batch, 4, units])
+          h4 = tf.reshape(kept["hw"][t], [batch, 4, units])
           dalpha = tf.concat([dpre4 * x4, dpre4 * h4], 1)           # [B, 8, H]
           dz_xh = tf.reshape(tf.einsum("bgh,geh->bge", dalpha, wt["w_alpha"]),
                              [batch, 8 * emb])
           dz_b = tf.reshape(tf.einsum("bgh,geh->bge", dpre4, wt["w_beta"]), [batch, 4 * emb])
           alpha_h = tf.einsum("bge,geh->bgh", z_xh[:, 4:], wt["w_alpha"][4:])
           dhw = tf.reshape(alpha_h * dpre4, [batch, 4 * units])
-          dhh_new = (tf.matmul(dz_xh, wt_t["w_zxh"])
-                     + tf.matmul(dz_b, wt_t["w_zb"]) + carried[3])
+          dhh_new = (tf.matmul(dz_xh, wt_t["w_zxh"]) + tf.matmul(dz_b, wt_t["w_zb"])
+                     + carried[3])
           ds_hyp, dhc_in, acc["h"] = hyp.backward(
-              dhh_new, carried[2], saved_of("hyp_", t, True), read("hc_in", t),
-              None if masks[1] is None else masks[1][t], acc["h"])
-          dr = tf.matmul(ds_hyp, hwt_t["w_h"])     # [B, H + HH]
+              dhh_new, carried[2], saved_of("hyp_", t, True), kept["hc_in"][t],
+              mask_at(1, t), acc["h"])
+          dr = tf.matmul(ds_hyp, hwt_t["w_h"])                    # [B, H + HH]
           dh_in = tf.matmul(dhw, wt_t["w_h"]) + dr[:, :units]
           new_d = [dc_in, dh_in, dhc_in, dr[:, units:]]
           gtas = {"dpre": gtas["dpre"].write(t, dpre), "dhw": gtas["dhw"].write(t, dhw),
@@ -323,44 +337,53 @@ def unroll_fast(cell, xw, initial_state, lengths=None, keep_masks=None):
         return k + 1, new_d, acc, gtas
 
       _, dinit, acc, gtas = tf.while_loop(
-          lambda k, *_: k < steps, bbody, (tf.constant(0), dfinal, acc0, gtas0),
+          lambda k, *_: k < steps, bbody,
+          (tf.constant(0), dfinal, acc0, {k: ta() for k in ds_names}),
           maximum_iterations=steps)
-      gs = {k: v.stack() for k, v in gtas.items()}
+      gs = {k: v.stack() for k, v in gtas.items()}    # time-major [T, B, n]
 
-      dw = {}
+      dw = dict(_Gates.finish_acc(acc["m"]))
       if not hyper:
         ds = gs["ds"]
         dxw = [_time_major(ds)]
         dw["w_h"] = _matmul_steps(kept["h_in"], ds)
-        if cell.layer_norm:
-          dw.update(acc["m"])
-        else:
-          dw["bias"] = tf.reduce_sum(_flat2(ds), 0)
+        if not cell.layer_norm:
+          dw["bias"] = _sum_rows(_flat2(ds))
         dhyper = []
       else:
-        dpre, dhw = gs["dpre"], gs["dhw"]
-        shape4 = [steps, batch, 4, units]
-        dpre4 = tf.reshape(dpre, shape4)
-        z_xh = tf.reshape(kept["z_xh"], [steps, batch, 8, emb])
-        z_b = tf.reshape(kept["z_b"], [steps, batch, 4, emb])
-        x4 = tf.reshape(xw_tm[0], shape4)
-        h4 = tf.reshape(kept["hw"], shape4)
-        alpha_x = tf.einsum("tbge,geh->tbgh", z_xh[:, :, :4], wt["w_alpha"][:4])
-        dxw_main = tf.reshape(alpha_x * dpre4, [steps, batch, 4 * units])
-        dxw = [_time_major(dxw_main), _time_major(gs["ds_hyp"])]
-        dw["w_h"] = _matmul_steps(kept["h_in"], dhw)
-        dw["bias"] = tf.reduce_sum(_flat2(dpre), 0)
-        dw.update(acc["m"])
+        # Batch-major like xw: [B, T, 4, H] and [B, T, 8, E].
+        shape4 = [batch, steps, 4, units]
+        dpre4 = tf.reshape(_time_major(gs["dpre"]), shape4)
+        z_xh = tf.reshape(_time_major(kept["z_xh"]), [batch, steps, 8, emb])
+        z_b = _time_major(kept["z_b"])
+        x4 = tf.reshape(xw_in[0], shape4)
+        h4 = tf.reshape(_time_major(kept["hw"]), shape4)
+        alpha_x = tf.einsum("btge,geh->btgh", z_xh[:, :, :4], wt["w_alpha"][:4])
+        dxw = [tf.reshape(alpha_x * dpre4, [batch, steps, 4 * units]),
+               _time_major(gs["ds_hyp"])]
+        dw["w_h"] = _matmul_steps(kept["h_in"], gs["dhw"])
+        flat_dpre = tf.reshape(dpre4, [-1, 4 * units])
+        dw["bias"] = _sum_rows(flat_dpre)
         dw["w_zxh"] = _matmul_steps(kept["hh_out"], gs["dz_xh"])
-        dw["b_zxh"] = tf.reduce_sum(_flat2(gs["dz_xh"]), 0)
+        dw["b_zxh"] = _sum_rows(_flat2(gs["dz_xh"]))
         dw["w_zb"] = _matmul_steps(kept["hh_out"], gs["dz_b"])
-        dalpha = tf.concat([dpre4 * x4, dpre4 * h4], 2)            # [T, B, 8, H]
-        dw["w_alpha"] = tf.einsum("tbge,tbgh->geh", z_xh, dalpha)
-        dw["w_beta"] = tf.einsum("tbge,tbgh->geh", z_b, dpre4)
+        # Per gate: [E, T*B] x [T*B, H].
+        flat_z = tf.reshape(z_xh, [-1, 8, emb])
+        flat_zb = tf.reshape(z_b, [-1, 4, emb])
+        flat_x4 = tf.reshape(x4, [-1, 4, units])
+        flat_h4 = tf.reshape(h4, [-1, 4, units])
+        flat_d4 = tf.reshape(dpre4, [-1, 4, units])
+        dw["w_alpha"] = tf.stack(
+            [tf.matmul(flat_z[:, g], flat_d4[:, g] * flat_x4[:, g], transpose_a=True)
+             for g in range(4)] +
+            [tf.matmul(flat_z[:, 4 + g], flat_d4[:, g] * flat_h4[:, g], transpose_a=True)
+             for g in range(4)])
+        dw["w_beta"] = tf.stack([tf.matmul(flat_zb[:, g], flat_d4[:, g], transpose_a=True)
+                                 for g in range(4)])
         ds_hyp = gs["ds_hyp"]
         dwh_hyp = tf.concat([_matmul_steps(kept["h_in"], ds_hyp),
                              _matmul_steps(kept["hh_in"], ds_hyp)], 0)
-        hacc = acc["h"]
+        hacc = _Gates.finish_acc(acc["h"])
         dhyper = [dwh_hyp] + [hacc[n] for n in _LN[1:]]
       return dxw + list(dinit) + [dw[n] for n in names] + dhyper
 

@@ -4,10 +4,9 @@ Batches come from `pipeline.make_dataset`: strokes [B, T+1, 5] (start token
 first), lengths [B], labels [B]. The encoder reads rows 1..T, the decoder reads
 rows 0..T-1 and predicts rows 1..T.
 
-Training (`train_step`): loss = L_R + w_KL(step) * max(L_KL, KL_min), learning
-rate (lr0 - lr_min) * decay^step + lr_min, gradients clipped per value (the
-reference) or by global norm; a step whose loss or gradients are not finite
-changes nothing and is counted. Evaluation (`test_step`) reports the same
+Training (`train_step`): loss = L_R + w_KL(step) * max(L_KL, KL_min), with the
+optimizer of `optimizer.py` (decaying learning rate, clipping, and a step whose
+loss or gradients are not finite changes nothing and is counted). Evaluation (`test_step`) reports the same
 terms with the current w_KL (the reference code evaluates with its start value).
 Dropout masks and the latent noise are drawn from stateless RNGs seeded by
 (seed, step), so a resumed run draws what the uninterrupted run would have.
@@ -24,24 +23,6 @@ from sketch_rnn_tf.hparams import HParams
 
 # recon_ref: L_s + L_p over real points only, as the reference code evaluates.
 METRICS = ("loss", "recon", "offset", "pen", "kl", "kl_weight", "lr", "recon_ref")
-
-
-@keras.saving.register_keras_serializable("sketch_rnn_tf")
-class DecayToMinimum(keras.optimizers.schedules.LearningRateSchedule):
-  """(initial - minimum) * decay^step + minimum."""
-
-  def __init__(self, initial, decay, minimum):
-    self.initial, self.decay, self.minimum = float(initial), float(decay), float(minimum)
-
-  def __call__(self, step):
-    # float64: a float32 decay rate raised to large powers drifts (see losses.kl_weight).
-    step = tf.cast(step, tf.float64)
-    lr = (self.initial - self.minimum) * tf.pow(tf.constant(self.decay, tf.float64),
-                                                step) + self.minimum
-    return tf.cast(lr, tf.float32)
-
-  def get_config(self):
-    return dict(initial=self.initial, decay=self.decay, minimum=self.minimum)
 
 
 @keras.saving.register_keras_serializable("sketch_rnn_tf")
@@ -73,8 +54,12 @@ class SketchRNN(keras.Model):
         keep, hp.hyper_num_units, hp.hyper_embedding_size, hp.num_classes,
         hp.class_embedding_size, name="decoder")
     self.trackers = {name: keras.metrics.Mean(name=name) for name in METRICS}
-    self.skipped_steps = keras.Variable(0, dtype="int64", trainable=False, name="skipped_steps")
-    self.nonfinite_run = keras.Variable(0, dtype="int64", trainable=False, name="nonfinite_run")
+    self._gradient_fn = self.gradients
+    # Assigned in replica context (all replicas agree): keep the first replica's value.
+    self.skipped_steps = keras.Variable(0, dtype="int64", trainable=False, name="skipped_steps",
+                                        aggregation="only_first_replica")
+    self.nonfinite_run = keras.Variable(0, dtype="int64", trainable=False, name="nonfinite_run",
+                                        aggregation="only_first_replica")
 
   def build(self, input_shape=None):
     if self.encoder is not None:
@@ -133,11 +118,6 @@ class SketchRNN(keras.Model):
     return tf.stack([tf.constant(self.seed, tf.int32) + 1000003 * tf.cast(replica, tf.int32),
                      tf.cast(step, tf.int32)])
 
-  def _clip(self, grads):
-    if self.hp.clip_mode == "global_norm":
-      return tf.clip_by_global_norm(grads, self.hp.grad_clip)[0]
-    return [tf.clip_by_value(g, -self.hp.grad_clip, self.hp.grad_clip) for g in grads]
-
   def gradients(self, data, step):
     """(loss terms, raw gradients of this replica's share of the global mean loss)."""
     with tf.GradientTape() as tape:
@@ -146,34 +126,32 @@ class SketchRNN(keras.Model):
       # Gradients are summed over replicas: scale so the result is the global mean.
       replicas = tf.distribute.get_strategy().num_replicas_in_sync
       scaled = terms["loss"] / tf.cast(replicas, terms["loss"].dtype)
-    return terms, tape.gradient(scaled, self.trainable_variables)
+    grads = tape.gradient(scaled, self.trainable_variables)
+    # The class embedding's gradient comes sparse; it is small, and the finiteness
+    # check and clipping want dense tensors.
+    return terms, [tf.convert_to_tensor(g) if isinstance(g, tf.IndexedSlices) else g
+                   for g in grads]
+
+  def compile_gradients(self, jit_compile=True):
+    """Runs the forward and backward pass (the heavy part) as one XLA program.
+
+    The optimizer update stays outside it: under tf.distribute it needs a
+    cross-replica merge, which a nested compiled function cannot make.
+    """
+    self._gradient_fn = tf.function(self.gradients, jit_compile=jit_compile,
+                                     reduce_retracing=True)
 
   def train_step(self, data):
-    step = self.optimizer.iterations
-    terms, grads = self.gradients(data, step)
-    finite = tf.reduce_all([tf.reduce_all(tf.math.is_finite(g)) for g in grads] +
-                           [tf.math.is_finite(terms["loss"])])
-    ctx = tf.distribute.get_replica_context()
-    if ctx is not None and ctx.num_replicas_in_sync > 1:
-      # Every replica must take the same branch: the optimizer's all-reduce waits for all.
-      bad = ctx.all_reduce(tf.distribute.ReduceOp.SUM, 1.0 - tf.cast(finite, tf.float32))
-      finite = tf.equal(bad, 0.0)
-    grads = self._clip([tf.where(finite, g, tf.zeros_like(g)) for g in grads])
-    variables = self.trainable_variables
-
-    def apply():
-      self.optimizer.apply(grads, variables)
-      self.nonfinite_run.assign(0)
-      return tf.constant(True)
-
-    def skip():
-      # Nothing reaches the weights or the optimizer's moments; the step still counts.
-      self.optimizer.iterations.assign_add(1)
-      self.skipped_steps.assign_add(1)
-      self.nonfinite_run.assign_add(1)
-      return tf.constant(False)
-
-    tf.cond(finite, apply, skip)
+    step = tf.convert_to_tensor(self.optimizer.iterations)  # a value, not the variable
+    terms, grads = self._gradient_fn(data, step)
+    # A non-finite loss poisons every gradient, so the optimizer's check (on the
+    # replica-summed gradients) sees it on all replicas alike.
+    poison = tf.where(tf.math.is_finite(terms["loss"]), 0.0, float("nan"))
+    grads = [g + tf.cast(poison, g.dtype) for g in grads]
+    self.optimizer.apply(grads, self.trainable_variables)
+    ok = tf.cast(self.optimizer.last_step_finite, tf.int64)
+    self.skipped_steps.assign_add(1 - ok)
+    self.nonfinite_run.assign((self.nonfinite_run + 1) * (1 - ok))
     terms["lr"] = self.optimizer.learning_rate
     return self._update_metrics(terms)
 
@@ -192,9 +170,3 @@ class SketchRNN(keras.Model):
   def get_config(self):
     return dict(hparams=self.hp.__dict__.copy(), scale_factor=self.scale_factor,
                 class_names=self.class_names, seed=self.seed, name=self.name)
-
-
-def make_optimizer(hp: HParams) -> keras.optimizers.Optimizer:
-  """Adam with the paper's decaying learning rate."""
-  return keras.optimizers.Adam(DecayToMinimum(hp.learning_rate, hp.decay_rate,
-                                              hp.min_learning_rate))

@@ -62,7 +62,8 @@ def load_model(log_dir, which="best", seed=0):
   caller may go on training.
   """
   import tensorflow as tf
-  from sketch_rnn_tf.model import SketchRNN, make_optimizer
+  from sketch_rnn_tf.model import SketchRNN
+  from sketch_rnn_tf.optimizer import make_optimizer
 
   hp, info = read_config(log_dir)
   model = SketchRNN(hp, info["scale_factor"], info.get("class_names", ()), seed=seed)

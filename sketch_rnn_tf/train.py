@@ -46,7 +46,10 @@ flags.DEFINE_integer("eval_batches", 0, "Validation batches per evaluation (0: a
 def make_strategy(name):
   import tensorflow as tf
   if name == "mirrored":
-    return tf.distribute.MirroredStrategy()
+    # All GPUs; without any, every logical CPU device (how the tests split a CPU).
+    gpus = tf.config.list_logical_devices("GPU")
+    devices = [d.name for d in (gpus or tf.config.list_logical_devices("CPU"))]
+    return tf.distribute.MirroredStrategy(devices)
   if name == "multi_worker":
     return tf.distribute.MultiWorkerMirroredStrategy()
   return tf.distribute.get_strategy()
@@ -72,7 +75,8 @@ def main(argv):
   import keras
 
   from sketch_rnn_tf import datasets, pipeline, progress, run_dir
-  from sketch_rnn_tf.model import SketchRNN, make_optimizer
+  from sketch_rnn_tf.model import SketchRNN
+  from sketch_rnn_tf.optimizer import make_optimizer
 
   log_dir = FLAGS.log_dir or DEFAULT_LOG_DIR
   os.makedirs(log_dir, exist_ok=True)
@@ -141,17 +145,17 @@ def main(argv):
   valid_ds = pipeline.make_dataset(data["valid"], scale_factor, hp.batch_size, shuffle=False,
                                    epochs=1, bucket=False, pad=hp.max_seq_len)
 
-  # reduce_retracing: one graph for every padded length (XLA still compiles per shape).
-  @tf.function(jit_compile=FLAGS.jit_compile, reduce_retracing=True)
-  def replica_step(batch):
-    return model.train_step(batch)
+  model.compile_gradients(FLAGS.jit_compile)
 
+  # reduce_retracing: one graph for every padded length (XLA still compiles per shape).
   @tf.function(reduce_retracing=True)
   def train_step(batch):
-    logs = strategy.run(replica_step, args=(batch,))
+    logs = strategy.run(model.train_step, args=(batch,))
     return {k: strategy.reduce("MEAN", v, axis=None) for k, v in logs.items()}
 
-  @tf.function(jit_compile=FLAGS.jit_compile, reduce_retracing=True)
+  # Not XLA: evaluation is a small share of the time, and a compiled function
+  # cannot reach the replica-local metric variables of a multi-device strategy.
+  @tf.function(reduce_retracing=True)
   def eval_step(batch):
     return model.test_step(batch)
 

@@ -6,7 +6,8 @@ import pytest
 import tensorflow as tf
 
 from sketch_rnn_tf import hparams, losses, mdn, strokes
-from sketch_rnn_tf.model import DecayToMinimum, SketchRNN
+from sketch_rnn_tf.model import SketchRNN
+from sketch_rnn_tf.optimizer import DecayToMinimum
 
 M = 4
 

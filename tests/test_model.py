@@ -5,7 +5,8 @@ import tensorflow as tf
 import keras
 
 from sketch_rnn_tf import hparams, strokes
-from sketch_rnn_tf.model import SketchRNN, make_optimizer
+from sketch_rnn_tf.model import SketchRNN
+from sketch_rnn_tf.optimizer import make_optimizer
 
 
 def make_batch(lengths=(5, 9, 7), labels=(0, 2, 1), seed=0):
