@@ -33,6 +33,7 @@ setup(
         "tensorflow-datasets>=4.9.8,<5",
         "tensorflow-metadata<1.18",
         "absl-py>=2.0",
+        "pillow>=10",
         # tensorflow-datasets 4.9.x imports it on every Python but declares it only
         # for Python < 3.9 (tensorflow/datasets#11212).
         "importlib_resources",

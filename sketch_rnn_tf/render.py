@@ -1,8 +1,8 @@
-"""SVG rendering of stroke-3 sketches: one sketch, or a labelled grid.
+"""Rendering stroke-3 sketches: SVG (plain XML) and PNG (Pillow), one or a grid.
 
-Plain XML, no dependency. Each sketch is scaled uniformly to fit its cell
-(keeping its aspect ratio) and centred; every stroke is one <path>, so a stroke
-can be coloured on its own.
+Each sketch is scaled uniformly to fit its cell (keeping its aspect ratio) and
+centred; every stroke is one <path> (SVG) or polyline (PNG), so a stroke can
+be coloured on its own. Both formats share the layout.
 """
 from __future__ import annotations
 
@@ -33,13 +33,23 @@ def _fit(lines: Sequence[np.ndarray], x0: float, y0: float, size: float,
   return [(l - centre) * scale + target for l in lines]
 
 
+def _cell_lines(s3, x0, y0, size, margin):
+  """A sketch's strokes fitted into one cell (empty for an empty sketch)."""
+  lines = [l for l in strokes_lib.to_polylines(np.asarray(s3)) if len(l)]
+  return _fit(lines, x0, y0, size, margin) if lines else []
+
+
+def _layout(n, cols, cell, labels):
+  cols = cols or math.ceil(math.sqrt(n))
+  rows = math.ceil(n / cols)
+  label_h = 16.0 if labels is not None else 0.0
+  return cols, rows, label_h, cols * cell, rows * (cell + label_h)
+
+
 def _paths(s3: np.ndarray, x0: float, y0: float, size: float, margin: float,
            stroke_width: float, color: str, color_strokes: bool) -> list[str]:
-  lines = [l for l in strokes_lib.to_polylines(s3) if len(l)]
-  if not lines:
-    return []
   out = []
-  for i, line in enumerate(_fit(lines, x0, y0, size, margin)):
+  for i, line in enumerate(_cell_lines(s3, x0, y0, size, margin)):
     if len(line) == 1:  # a dot: a zero-length segment drawn with round caps
       line = np.concatenate([line, line + [0.01, 0]], axis=0)
     d = "M" + " L".join(f"{x:.1f},{y:.1f}" for x, y in line)
@@ -57,10 +67,7 @@ def svg_grid(sketches: Sequence[np.ndarray], labels: Sequence[str] | None = None
   n = len(sketches)
   if n == 0:
     raise ValueError("nothing to render")
-  cols = cols or math.ceil(math.sqrt(n))
-  rows = math.ceil(n / cols)
-  label_h = 16.0 if labels is not None else 0.0
-  width, height = cols * cell, rows * (cell + label_h)
+  cols, rows, label_h, width, height = _layout(n, cols, cell, labels)
   parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:g}" height="{height:g}" '
            f'viewBox="0 0 {width:g} {height:g}">',
            f'<rect width="{width:g}" height="{height:g}" fill="white"/>']
@@ -79,6 +86,51 @@ def svg_grid(sketches: Sequence[np.ndarray], labels: Sequence[str] | None = None
 def svg_sketch(s3: np.ndarray, size: float = 256.0, **kwargs) -> str:
   """An SVG document with one sketch."""
   return svg_grid([s3], cols=1, cell=size, **kwargs)
+
+
+def png_grid(sketches: Sequence[np.ndarray], labels: Sequence[str] | None = None,
+             cols: int | None = None, cell: float = 128.0, margin: float = 10.0,
+             stroke_width: float = 2.0, color: str = "#000000",
+             color_strokes: bool = False) -> np.ndarray:
+  """The same grid as `svg_grid`, drawn with Pillow: uint8 RGB [H, W, 3]."""
+  from PIL import Image, ImageDraw
+  n = len(sketches)
+  if n == 0:
+    raise ValueError("nothing to render")
+  cols, _, label_h, width, height = _layout(n, cols, cell, labels)
+  image = Image.new("RGB", (int(width), int(height)), "white")
+  draw = ImageDraw.Draw(image)
+  for i, s3 in enumerate(sketches):
+    x0, y0 = (i % cols) * cell, (i // cols) * (cell + label_h)
+    for k, line in enumerate(_cell_lines(s3, x0, y0, cell, margin)):
+      c = PALETTE[k % len(PALETTE)] if color_strokes else color
+      points = [tuple(p) for p in line]
+      if len(points) == 1:
+        r = stroke_width / 2
+        draw.ellipse([points[0][0] - r, points[0][1] - r, points[0][0] + r, points[0][1] + r],
+                     fill=c)
+      else:
+        draw.line(points, fill=c, width=max(1, int(round(stroke_width))), joint="curve")
+    if labels is not None:
+      draw.text((x0 + cell / 2, y0 + cell + label_h / 2), str(labels[i]), fill="black",
+                anchor="mm")
+  return np.asarray(image)
+
+
+def write_png(path: str, pixels: np.ndarray) -> None:
+  """Writes an RGB array as PNG, atomically."""
+  from PIL import Image
+  directory = os.path.dirname(os.path.abspath(path))
+  os.makedirs(directory, exist_ok=True)
+  fd, tmp = tempfile.mkstemp(dir=directory, suffix=".png")
+  os.close(fd)
+  try:
+    Image.fromarray(pixels).save(tmp, format="PNG")
+    os.replace(tmp, path)
+  except BaseException:
+    if os.path.exists(tmp):
+      os.remove(tmp)
+    raise
 
 
 def write_text(path: str, text: str) -> None:

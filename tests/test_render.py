@@ -58,3 +58,24 @@ def test_write_text_is_atomic(tmp_path):
   render.write_text(str(target), "<svg/>")
   assert target.read_text() == "<svg/>"
   assert [p.name for p in target.parent.iterdir()] == ["a.svg"]
+
+
+def test_png_draws_the_same_layout():
+  # The 10x10 square of the SVG test: ink spans the cell minus the margins.
+  s3 = np.array([[0, 0, 0], [10, 0, 0], [0, 10, 0], [-10, 0, 0], [0, -10, 1]])
+  px = render.png_grid([s3, s3], cols=2, cell=100, margin=10, stroke_width=1)
+  assert px.shape == (100, 200, 3) and px.dtype == np.uint8
+  ink = np.argwhere(px.min(axis=2) < 128)
+  left = ink[ink[:, 1] < 100]
+  assert left[:, 0].min() == 10 and left[:, 0].max() in (89, 90)
+  assert left[:, 1].min() == 10 and left[:, 1].max() in (89, 90)
+  assert (px[50, 50] == 255).all()  # the inside is not filled
+  right = ink[ink[:, 1] >= 100]
+  np.testing.assert_array_equal(np.unique(right[:, 1] - 100), np.unique(left[:, 1]))
+
+
+def test_write_png_round_trip(tmp_path):
+  from PIL import Image
+  px = render.png_grid([np.array([[5, 5, 0], [20, 3, 1]])], cell=64)
+  render.write_png(str(tmp_path / "a.png"), px)
+  np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "a.png")), px)
