@@ -4,6 +4,8 @@ Presets:
   paper    -- the paper's setting: bi-LSTM 256 encoder, HyperLSTM 512 decoder
               (hyper 256, embedding 32), z 128, M 20, batch 100, lr 1e-3.
   magenta  -- the reference code's defaults (LSTM 512 decoder).
+  quickstart -- small enough to draw recognisable sketches after ~10 minutes on
+              a 2-core CPU (the README's main job).
   tiny     -- a few-thousand-parameter model for tests.
 The saved JSON beside a checkpoint is what every tool reloads.
 """
@@ -104,6 +106,8 @@ def _coerce(key, value, kind):
 PRESETS = {
     "paper": HParams(),
     "magenta": HParams(dec_model="lstm"),
+    "quickstart": HParams(enc_rnn_size=128, dec_rnn_size=256, dec_model="lstm", z_size=64,
+                          learning_rate=0.002, kl_weight_start=0.1, kl_decay_rate=0.999),
     "tiny": HParams(enc_rnn_size=16, dec_rnn_size=32, dec_model="lstm", hyper_num_units=16,
                     hyper_embedding_size=4, z_size=8, num_mixture=3, batch_size=32,
                     learning_rate=0.003, kl_weight_start=0.5, kl_decay_rate=0.99),

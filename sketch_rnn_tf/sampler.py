@@ -130,6 +130,20 @@ class Sampler:
                                 tf.constant(int(seed), tf.int32), max_len, bool(greedy))
     return s5.numpy(), lengths.numpy()
 
+  def encode(self, sketches, sample=False, seed=0):
+    """Pixel stroke-3 sketches -> latent codes [B, Nz] (the mean, or a draw)."""
+    if not self.model.hp.conditional:
+      raise ValueError("an unconditional model has no encoder")
+    scale = self.model.scale_factor
+    seqs = [strokes.normalize(s, scale) for s in sketches]
+    lengths = np.array([len(s) for s in seqs], np.int32)
+    batch = np.stack([strokes.to_stroke5(s, int(lengths.max()) + 1) for s in seqs])
+    mu, presig = self.model.encoder(tf.constant(batch), tf.constant(lengths))
+    if not sample:
+      return mu.numpy()
+    eps = tf.random.stateless_normal(tf.shape(mu), [int(seed), -2])
+    return (mu + tf.exp(presig / 2) * eps).numpy()
+
   def to_stroke3_pixels(self, s5, lengths):
     """Sampled stroke-5 -> list of stroke-3 float32 arrays in pixels."""
     del lengths  # to_stroke3 cuts at the end token itself

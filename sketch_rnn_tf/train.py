@@ -71,8 +71,9 @@ def main(argv):
   del argv
   if bool(FLAGS.data) == bool(FLAGS.tfds):
     raise app.UsageError("give exactly one of --data or --tfds")
-  import tensorflow as tf
   import keras
+  import numpy as np
+  import tensorflow as tf
 
   from sketch_rnn_tf import datasets, pipeline, progress, run_dir
   from sketch_rnn_tf.model import SketchRNN
@@ -185,6 +186,32 @@ def main(argv):
         f.write(json.dumps({"step": step, **val}) + "\n")
     return val
 
+  from sketch_rnn_tf import sampler as sampler_lib
+  from sketch_rnn_tf import render
+  # XLA cannot read a multi-device strategy's replica variables from outside a replica.
+  drawer = sampler_lib.Sampler(model, jit_compile=strategy.num_replicas_in_sync == 1)
+  shown = data["valid"].sketches[:8]
+
+  def draw(step):
+    """Reconstructions of 8 validation sketches and 8 free samples: TensorBoard and SVG."""
+    tau = 0.3
+    rows, labels = [], []
+    if hp.conditional:
+      s5, n = drawer.sample(z=drawer.encode(shown), labels=data["valid"].labels[:8] if
+                            hp.num_classes else None, temperature=tau, seed=step)
+      rows += list(shown) + drawer.to_stroke3_pixels(s5, n)
+      labels += ["input"] * len(shown) + [f"recon tau {tau}"] * len(shown)
+    class_ids = (np.arange(8) % len(data.class_names)) if hp.num_classes else None
+    s5, n = drawer.sample(num=8, labels=class_ids, temperature=tau, seed=step + 1)
+    rows += drawer.to_stroke3_pixels(s5, n)
+    labels += [f"sample tau {tau}"] * 8
+    rows = [r if len(r) else np.zeros((1, 3), np.float32) for r in rows]
+    render.write_text(os.path.join(log_dir, "samples", f"step_{step:07d}.svg"),
+                      render.svg_grid(rows, labels, cols=8))
+    with valid_writer.as_default(step=step):
+      tf.summary.image("reconstructions_and_samples",
+                       render.png_grid(rows, cols=8, cell=96)[None], step=step)
+
   if step == 0:
     validate(0)  # the untrained baseline, a reference point for the curves
   meter = progress.Progress(step, FLAGS.steps, hp.batch_size)
@@ -209,6 +236,8 @@ def main(argv):
         tracker.reset_state()
     if step % FLAGS.eval_every == 0 or step == FLAGS.steps:
       val = validate(step)
+      if chief:
+        draw(step)
       for tracker in model.metrics:
         tracker.reset_state()
       if val["loss"] < best:
@@ -218,8 +247,9 @@ def main(argv):
           run_dir.write_json(best_path, {"loss": best, "step": step})
     if step % FLAGS.save_every == 0 or step == FLAGS.steps:
       manager.save(checkpoint_number=step)
-  print(f"done at step {step}; checkpoints in {os.path.join(log_dir, 'ckpt')}, "
-        f"TensorBoard: tensorboard --logdir {log_dir}", flush=True)
+  print(f"done at step {step}; checkpoints in {os.path.join(log_dir, 'ckpt')}, samples in "
+        f"{os.path.join(log_dir, 'samples')}, TensorBoard: tensorboard --logdir {log_dir}",
+        flush=True)
 
 
 def run():
