@@ -1,35 +1,42 @@
 #!/usr/bin/env bash
-# The main job on a fresh machine: install, then take a sketch collection from
-# a local .npz or from Quick, Draw! through the TFDS builder, report on it,
-# draw a grid of its sketches and time the input pipeline.
-#   scripts/main.sh --data=PATH.npz [--out=DIR]
-#   scripts/main.sh --tfds=quickdraw_sketch_rnn/cat [--out=DIR]
+# The main job on a fresh machine: install, fetch Quick, Draw! cats through the
+# TFDS builder (or take a local .npz), train the quickstart model (~10 minutes
+# on 2 CPU cores), evaluate it and draw samples.
+#   scripts/main.sh                                   # quickdraw_sketch_rnn/cat via TFDS
+#   scripts/main.sh --data=PATH.npz                   # offline, a local sketch file
+#   options: --tfds=NAME  --out=DIR (default runs/main)  --steps=N  --preset=NAME
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 venv=${SKETCH_RNN_VENV:-$root/.venv}
 out=$root/runs/main
-source_flag=
+source_flag=--tfds=quickdraw_sketch_rnn/cat
+steps=1000
+preset=quickstart
 for arg in "$@"; do
   case "$arg" in
     --data=*|--tfds=*) source_flag=$arg ;;
     --out=*) out=${arg#--out=} ;;
-    *) echo "unknown argument: $arg" >&2; exit 2 ;;
+    --steps=*) steps=${arg#--steps=} ;;
+    --preset=*) preset=${arg#--preset=} ;;
+    *) echo "unknown argument: $arg (see the comment at the top of $0)" >&2; exit 2 ;;
   esac
 done
-if [ -z "$source_flag" ]; then
-  echo "usage: $0 --data=PATH.npz | --tfds=quickdraw_sketch_rnn/CATEGORY [--out=DIR]" >&2
-  exit 2
-fi
 bash "$root/scripts/setup_env.sh"
 export TF_CPP_MIN_LOG_LEVEL=2
 mkdir -p "$out"
 case "$source_flag" in
-  --data=*) src=(${source_flag#--data=}) ;;
-  --tfds=*) src=("$source_flag") ;;
+  --data=*) info_args=(${source_flag#--data=}) ;;
+  --tfds=*) info_args=("$source_flag") ;;
 esac
-"$venv/bin/sketch-rnn-data" info "${src[@]}"
-"$venv/bin/sketch-rnn-data" render "${src[@]}" --out="$out/sketches.svg" --num=25
-if [ "${source_flag%%=*}" = --data ]; then
-  "$venv/bin/python" "$root/benchmarks/pipeline_throughput.py" --data="${source_flag#--data=}" --epochs=1
-fi
-echo "outputs in $out"
+"$venv/bin/sketch-rnn-data" info "${info_args[@]}"
+"$venv/bin/sketch-rnn-data" render "${info_args[@]}" --out="$out/data.svg" --num=25
+"$venv/bin/sketch-rnn-train" "$source_flag" --preset="$preset" --steps="$steps" \
+    --log_dir="$out/model" --eval_every=$(( steps / 4 > 0 ? steps / 4 : 1 )) \
+    --save_every=$(( steps / 4 > 0 ? steps / 4 : 1 )) --log_every=50 --eval_batches=3
+"$venv/bin/sketch-rnn-eval" --model_dir="$out/model"
+last=$(ls "$out/model/samples/"*.png | sort | tail -n 1)
+echo
+echo "data grid:         $out/data.svg"
+echo "samples:           ${last%.png}.svg and $last (top: inputs, middle: reconstructions, bottom: free samples)"
+echo "checkpoints:       $out/model/ckpt (best: $out/model/best)"
+echo "TensorBoard:       $venv/bin/tensorboard --logdir $out/model"

@@ -206,11 +206,12 @@ def main(argv):
     rows += drawer.to_stroke3_pixels(s5, n)
     labels += [f"sample tau {tau}"] * 8
     rows = [r if len(r) else np.zeros((1, 3), np.float32) for r in rows]
-    render.write_text(os.path.join(log_dir, "samples", f"step_{step:07d}.svg"),
-                      render.svg_grid(rows, labels, cols=8))
+    stem = os.path.join(log_dir, "samples", f"step_{step:07d}")
+    render.write_text(stem + ".svg", render.svg_grid(rows, labels, cols=8))
+    pixels = render.png_grid(rows, cols=8, cell=96)
+    render.write_png(stem + ".png", pixels)
     with valid_writer.as_default(step=step):
-      tf.summary.image("reconstructions_and_samples",
-                       render.png_grid(rows, cols=8, cell=96)[None], step=step)
+      tf.summary.image("reconstructions_and_samples", pixels[None], step=step)
 
   if step == 0:
     validate(0)  # the untrained baseline, a reference point for the curves

@@ -19,3 +19,18 @@ def sheep_path():
       pytest.fail(message)
     pytest.skip(message)
   return SHEEP
+
+
+@pytest.fixture(scope="session")
+def tiny_run(sheep_path, tmp_path_factory):
+  """A run directory of the tiny preset trained briefly on the sheep (once per worker)."""
+  import subprocess
+  import sys
+  log_dir = tmp_path_factory.mktemp("tiny_run") / "run"
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
+  r = subprocess.run([sys.executable, "-m", "sketch_rnn_tf.train", f"--data={sheep_path}",
+                      "--preset=tiny", f"--log_dir={log_dir}", "--steps=30", "--eval_every=30",
+                      "--save_every=30", "--log_every=30", "--nojit_compile"],
+                     capture_output=True, text=True, timeout=600, env=env)
+  assert r.returncode == 0, r.stderr[-3000:]
+  return str(log_dir)
