@@ -141,8 +141,8 @@ class SketchLSTMCell(keras.layers.Layer):
       return xw
     return (xw, self.hyper.project_inputs(x, const))
 
-  def initial_state(self, batch_size, dtype=tf.float32):
-    return [tf.zeros([batch_size, n], dtype) for n in self.state_size]
+  def initial_state(self, batch_size, dtype=None):
+    return [tf.zeros([batch_size, n], dtype or self.compute_dtype) for n in self.state_size]
 
   def step(self, xw, state, keep_mask=None, recurrent=None):
     """One step from a precomputed input projection.

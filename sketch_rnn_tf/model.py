@@ -91,7 +91,8 @@ class SketchRNN(keras.Model):
       out["mu"], out["presig"], z = self.encode(strokes[:, 1:], lengths, training, seed)
       out["z"] = z
     out["y"], _ = self.decoder(strokes[:, :-1], z, labels, training=training, seed=seed)
-    return out
+    # Under a mixed-precision policy the layers compute in bfloat16; the loss in float32.
+    return {k: tf.cast(v, tf.float32) for k, v in out.items()}
 
   def loss_terms(self, inputs, outputs, step):
     """Batch means of L_s, L_p, L_KL and the total loss at this step."""

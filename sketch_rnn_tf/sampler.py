@@ -78,8 +78,8 @@ class Sampler:
     def body(t, prev, state, finished, lengths, out):
       xw = cell.project_inputs(prev, cond)
       h, state = cell.step(xw, state)
-      params = temperature_params(mdn.split_params(decoder.head(h), decoder.num_mixtures),
-                                  temperature)
+      y = tf.cast(decoder.head(h), tf.float32)  # bfloat16 under a mixed policy
+      params = temperature_params(mdn.split_params(y, decoder.num_mixtures), temperature)
       point = draw_point(params, tf.stack([seed, t]), greedy)
       ends = tf.logical_or(finished, point[:, 4] > 0.5)
       point = tf.where(ends[:, None], end[None], point)  # an end row carries no offset
@@ -118,9 +118,14 @@ class Sampler:
       if labels is None:
         raise ValueError("a class-conditional model needs labels")
       labels = tf.convert_to_tensor(labels, tf.int32)
+    # The loop runs in float32 (outside a layer call, weights are read as float32),
+    # whatever the model's compute dtype.
     cond = self.decoder.conditioning(z, labels)
+    if cond is not None:
+      cond = tf.cast(cond, tf.float32)
     state = (initial_state if initial_state is not None
              else self.decoder.initial_state(z, num))
+    state = [tf.cast(v, tf.float32) for v in state]
     if prev is None:
       prev = tf.tile(tf.constant(strokes.START_TOKEN)[None], [num, 1])
     # max_len and greedy are Python values: XLA needs a static loop bound, and

@@ -36,7 +36,9 @@ flags.DEFINE_integer("log_every", 50, "Print progress and write scalars every N 
 flags.DEFINE_integer("seed", 0, "Seed for data order, augmentation, dropout and z noise.")
 flags.DEFINE_enum("strategy", "default", ["default", "mirrored", "multi_worker"],
                   "tf.distribute strategy: one device, all local GPUs, or TF_CONFIG workers.")
-flags.DEFINE_bool("mixed_precision", False, "mixed_float16 compute (GPUs).")
+flags.DEFINE_bool("mixed_precision", False, "Compute in bfloat16 with float32 weights "
+                  "(mixed_bfloat16: GPUs since Ampere, TPUs, CPUs with AVX512_BF16; needs no "
+                  "loss scaling).")
 flags.DEFINE_bool("jit_compile", True, "XLA-compile the train step.")
 flags.DEFINE_integer("max_nonfinite", 20, "Stop after this many non-finite steps in a row.")
 flags.DEFINE_integer("keep_checkpoints", 3, "How many recent checkpoints to keep.")
@@ -83,7 +85,7 @@ def main(argv):
   os.makedirs(log_dir, exist_ok=True)
   hp, resuming = load_run_config(log_dir, FLAGS.preset, FLAGS.hparams)
   if FLAGS.mixed_precision:
-    keras.mixed_precision.set_global_policy("mixed_float16")
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
   if FLAGS.data:
     data = datasets.load_npz_files(FLAGS.data, max_len=hp.max_seq_len)
   else:

@@ -130,3 +130,29 @@ def test_nonfinite_run_stops_with_a_clear_message(sheep_path, tmp_path):
             "--hparams=learning_rate=1e30,grad_clip=1e30,clip_mode=global_norm")
   assert r.returncode != 0
   assert "steps in a row had a non-finite loss or gradient" in r.stderr
+
+
+def test_mixed_precision_trains_and_draws(sheep_path, tmp_path):
+  log_dir = str(tmp_path / "run")
+  r = train(log_dir, sheep_path, "--steps=4", "--eval_every=4", "--save_every=4",
+            "--mixed_precision", "--eval_batches=1")
+  assert r.returncode == 0, r.stderr[-3000:]
+  last = metrics(log_dir)[-1]
+  assert last["step"] == 4 and np.isfinite(last["loss"])
+  assert os.path.exists(os.path.join(log_dir, "samples", "step_0000004.png"))
+
+
+def test_trains_from_tfds_built_offline(sheep_path, tmp_path):
+  manual = tmp_path / "manual"
+  manual.mkdir()
+  (manual / "sheep.npz").symlink_to(sheep_path)
+  log_dir = str(tmp_path / "run")
+  cmd = [sys.executable, "-m", "sketch_rnn_tf.train", "--tfds=quickdraw_sketch_rnn/sheep",
+         f"--manual_dir={manual}", f"--data_dir={tmp_path / 'tfds'}", f"--log_dir={log_dir}",
+         "--steps=3", "--eval_every=3", "--save_every=3", "--eval_batches=1"] + FAST
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
+  r = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
+  assert r.returncode == 0, r.stderr[-3000:]
+  info = json.load(open(os.path.join(log_dir, "model_info.json")))
+  assert info["data"]["tfds"] == ["quickdraw_sketch_rnn/sheep"]
+  assert abs(info["scale_factor"] - 18.519827) < 1e-5 and len(info["class_names"]) == 345
