@@ -1,10 +1,11 @@
 """`recurrence.unroll` with a hand-written gradient over the whole sequence.
 
-`unroll_fast(cell, xw, initial_state, lengths, keep_masks)` returns exactly
-what `recurrence.unroll` returns (outputs [B, T, H] and the final state list,
-the state frozen after each sequence's length, recurrent dropout on tanh(j))
-for all three kinds of `SketchLSTMCell` (plain, layer norm, HyperLSTM), but
-its gradient is not TensorFlow's step-by-step autodiff of the loop:
+`unroll_fast(cell, xw, initial_state, lengths, keep_masks)` returns what
+`recurrence.unroll` returns (outputs [B, T, H] and the final state list, the
+state frozen after each sequence's length, recurrent dropout on tanh(j)), to
+float32 rounding, for all three kinds of `SketchLSTMCell` (plain, layer norm,
+HyperLSTM), but its gradient is not TensorFlow's step-by-step autodiff of the
+loop (`tf.custom_gradient` over the whole sequence):
 
 - the forward loop does the cell's arithmetic (re-implemented here on plain
   tensors, not through `cell.step`) and keeps, for every step, what the
@@ -13,29 +14,31 @@ its gradient is not TensorFlow's step-by-step autodiff of the loop:
   deviations and, for a HyperLSTM, h W_h and the hyper embeddings z;
 - a backward loop runs from the last step to the first carrying dc, dh (and
   the hyper cell's), and computes per step only what the recurrence needs:
-  the gradient of the pre-activations and its product with W_h^T;
+  the gradients of the pre-activations, their products with W_h^T, and for
+  a HyperLSTM the gradients of the scales and embeddings;
 - after the loop the weight gradients are a few large matmuls over all steps
-  at once (dW_h = [R, T*B] x [T*B, 4H], the HyperLSTM's embedding and scale
-  weights likewise); the gradient of the input projections is returned as a
-  whole [B, T, ...] tensor, so the einsum of `project_inputs` makes dW_x in
-  one matmul too.
+  at once (dW_h = [R, T*B] x [T*B, 4H]; the HyperLSTM's embedding and scale
+  weights likewise, biases and layer-norm gains as sums); the gradient of the
+  input projections is returned whole ([B, T, ...]) to `project_inputs`.
 
-Gradients flow to xw, the initial state and every weight `step` uses (read as
-tensors outside the custom-gradient function, so autodiff carries them on to
-the variables). Works with and without XLA (TensorArrays have
-`maximum_iterations`), and under tf.distribute (per-replica tensors only).
+Gradients flow to xw, the initial state and every weight `step` uses (the
+variables are read as tensors outside the custom-gradient function, so
+autodiff carries the gradients on to them). Works with and without XLA (the
+TensorArrays have `maximum_iterations`) and under tf.distribute (it touches
+only per-replica tensors).
 
-`use_fast_unroll()` is a context manager that swaps `recurrence.unroll` for
-`unroll_fast` (encoder.py and decoder.py call it through the module), e.g.
-around the first trace of a tf.function.
+XLA CPU notes (measured): a large reduce_sum/reduce_mean becomes a slow
+reduce-window (the tree-reduction rewrite), so row sums and layer-norm means
+are matmuls with a ones vector here; a concat along the minor axis in a fused
+loop is slow, so the 4 gates are joined with a stack on axis 1.
+
+`recurrence.unroll` dispatches here; `recurrence.unroll_autodiff` is the
+reference the tests compare with.
 """
 from __future__ import annotations
 
-import contextlib
-
 import tensorflow as tf
 
-from sketch_rnn_tf import recurrence
 from sketch_rnn_tf.lstm_cell import LN_EPSILON
 
 _PLAIN = ("w_h", "bias")
@@ -54,22 +57,31 @@ def _time_major(t):
   return tf.transpose(t, [1, 0] + list(range(2, t.shape.rank)))
 
 
-def _ln_forward(x, groups):
+def _row_mean(x3):
+  """Mean over the last axis of [B, G, n], keepdims, as a matmul with a ones vector:
+  XLA CPU rewrites reduce_mean into a much slower reduce-window (tree reduction)."""
+  n = x3.shape[-1]
+  shape = tf.shape(x3)
+  flat = tf.reshape(x3, [-1, n])
+  mean = tf.matmul(flat, tf.fill([n, 1], tf.constant(1.0 / n, x3.dtype)))
+  return tf.reshape(mean, [shape[0], shape[1], 1])
+
+
+def _ln_forward(x, groups, units):
   """Normalised x (per group of units) and its inverse std [B, groups]."""
   shape = tf.shape(x)
-  g = tf.reshape(x, [shape[0], groups, -1])
-  mean, var = tf.nn.moments(g, axes=[2], keepdims=True)
-  rstd = tf.math.rsqrt(var + LN_EPSILON)
-  return tf.reshape((g - mean) * rstd, shape), tf.reshape(rstd, [shape[0], groups])
+  g = tf.reshape(x, [shape[0], groups, units])
+  d = g - _row_mean(g)
+  rstd = tf.math.rsqrt(_row_mean(d * d) + LN_EPSILON)
+  return tf.reshape(d * rstd, shape), tf.reshape(rstd, [shape[0], groups])
 
 
-def _ln_backward(dn, n, rstd, groups):
+def _ln_backward(dn, n, rstd, groups, units):
   """Gradient w.r.t. x from the gradient w.r.t. n = (x - mean) * rstd."""
   shape = tf.shape(dn)
-  dn3 = tf.reshape(dn, [shape[0], groups, -1])
-  n3 = tf.reshape(n, [shape[0], groups, -1])
-  dx = rstd[:, :, None] * (dn3 - tf.reduce_mean(dn3, 2, keepdims=True)
-                           - n3 * tf.reduce_mean(dn3 * n3, 2, keepdims=True))
+  dn3 = tf.reshape(dn, [shape[0], groups, units])
+  n3 = tf.reshape(n, [shape[0], groups, units])
+  dx = rstd[:, :, None] * (dn3 - _row_mean(dn3) - n3 * _row_mean(dn3 * n3))
   return tf.reshape(dx, shape)
 
 
@@ -126,7 +138,7 @@ class _Gates:
     w = self.w
     saved = {}
     if self.layer_norm:
-      n, rstd = _ln_forward(s, 4)
+      n, rstd = _ln_forward(s, 4, self.units)
       a = n * w["ln_gamma"] + w["ln_beta"]
       saved.update(n=n, rstd=rstd)
     else:
@@ -135,7 +147,7 @@ class _Gates:
     si, g, sf, so = tf.sigmoid(i), tf.tanh(j), tf.sigmoid(f + self.forget_bias), tf.sigmoid(o)
     new_c = c * sf + si * self.drop(g, mask)
     if self.layer_norm:
-      nc, rstd_c = _ln_forward(new_c, 1)
+      nc, rstd_c = _ln_forward(new_c, 1, self.units)
       cc = nc * w["ln_c_gamma"] + w["ln_c_beta"]
       saved.update(nc=nc, rstd_c=rstd_c)
     else:
@@ -161,7 +173,7 @@ class _Gates:
       nc = saved["nc"]
       acc["ln_c_gamma"] += dcc * nc
       acc["ln_c_beta"] += dcc
-      dc = _ln_backward(dcc * w["ln_c_gamma"], nc, saved["rstd_c"], 1) + dc_ext
+      dc = _ln_backward(dcc * w["ln_c_gamma"], nc, saved["rstd_c"], 1, self.units) + dc_ext
     else:
       dc = dcc + dc_ext
     di = dc * self.drop(g, mask) * si * (1.0 - si)
@@ -172,7 +184,7 @@ class _Gates:
       n = saved["n"]
       acc["ln_gamma"] += da * n
       acc["ln_beta"] += da
-      ds = _ln_backward(da * w["ln_gamma"], n, saved["rstd"], 4)
+      ds = _ln_backward(da * w["ln_gamma"], n, saved["rstd"], 4, self.units)
     else:
       ds = da
     return ds, dc * sf, acc
@@ -227,6 +239,14 @@ def unroll_fast(cell, xw, initial_state, lengths=None, keep_masks=None):
     batch = tf.shape(xw_in[0])[0]
     steps = tf.shape(xw_in[0])[1]
 
+    if hyper:
+      # The HyperLSTM's 12 embeddings (4 x-scales, 4 h-scales, 4 biases) as one
+      # matmul and one batched [E, H] product per step.
+      w_z = tf.concat([wt["w_zxh"], wt["w_zb"]], 1)                  # [HH, 12E]
+      b_z = tf.concat([wt["b_zxh"], tf.zeros([4 * emb], dtype)], 0)
+      w_ab = tf.concat([wt["w_alpha"], wt["w_beta"]], 0)              # [12, E, H]
+      bias4 = tf.reshape(wt["bias"], [4, units])
+
     def ta():
       return tf.TensorArray(dtype, size=steps)
 
@@ -247,17 +267,14 @@ def unroll_fast(cell, xw, initial_state, lengths=None, keep_masks=None):
         keep.update({"hyp_" + k: v for k, v in hsaved.items()})
         keep["hh_out"] = new_hh
         hw = tf.matmul(h, wt["w_h"])
-        z_xh = tf.matmul(new_hh, wt["w_zxh"]) + wt["b_zxh"]
-        z_b = tf.matmul(new_hh, wt["w_zb"])
-        alpha = tf.einsum("bge,geh->bgh", tf.reshape(z_xh, [batch, 8, emb]), wt["w_alpha"])
-        beta = tf.einsum("bge,geh->bgh", tf.reshape(z_b, [batch, 4, emb]), wt["w_beta"])
+        z = tf.matmul(new_hh, w_z) + b_z                                # [B, 12E]
+        ab = tf.einsum("bge,geh->bgh", tf.reshape(z, [batch, 12, emb]), w_ab)  # [B, 12, H]
         x4 = tf.reshape(x_t, [batch, 4, units])
         h4 = tf.reshape(hw, [batch, 4, units])
-        pre = (alpha[:, :4] * x4 + alpha[:, 4:] * h4 + tf.reshape(wt["bias"], [4, units])
-               + beta)
+        pre = ab[:, :4] * x4 + ab[:, 4:8] * h4 + bias4 + ab[:, 8:]
         new_h, new_c, saved = main.forward(tf.reshape(pre, [batch, 4 * units]), c,
                                            mask_at(0, t))
-        keep.update(hw=hw, z_xh=z_xh, z_b=z_b)
+        keep.update(hw=hw, z=z)
         new_state = [new_c, new_h, new_hc, new_hh]
       keep.update(saved)
       if lengths is not None:
@@ -284,12 +301,14 @@ def unroll_fast(cell, xw, initial_state, lengths=None, keep_masks=None):
       dout = _zeros_if_none(dys[0], out)             # [B, T, H]: step t reads dout[:, t]
       dfinal = [_zeros_if_none(g, s) for g, s in zip(dys[1:], final_state)]
       # Transposed once here, not in every step's matmul.
-      wt_t = {k: tf.transpose(wt[k]) for k in ("w_h", "w_zxh", "w_zb") if k in wt}
+      wt_t = {"w_h": tf.transpose(wt["w_h"])}
+      if hyper:
+        wt_t["w_z"] = tf.transpose(w_z)
       hwt_t = {"w_h": tf.transpose(hwt["w_h"])} if hyper else {}
       acc0 = {"m": main.zero_acc(batch, dtype)}
       if hyper:
         acc0["h"] = hyp.zero_acc(batch, dtype)
-      ds_names = ("ds",) if not hyper else ("dpre", "dhw", "dz_xh", "dz_b", "ds_hyp")
+      ds_names = ("ds",) if not hyper else ("dxw", "dhw", "dab", "dz", "ds_hyp")
 
       def saved_of(prefix, t, layer_norm):
         keys = ("acts", "tc") + (("n", "rstd", "nc", "rstd_c") if layer_norm else ())
@@ -312,26 +331,25 @@ def unroll_fast(cell, xw, initial_state, lengths=None, keep_masks=None):
           gtas = {"ds": gtas["ds"].write(t, dpre)}
         else:
           dpre4 = tf.reshape(dpre, [batch, 4, units])
-          z_xh = tf.reshape(kept["z_xh"][t], [batch, 8, emb])
           x4 = tf.reshape(xw_in[0][:, t], [batch, 4, units])
           h4 = tf.reshape(kept["hw"][t], [batch, 4, units])
-          dalpha = tf.concat([dpre4 * x4, dpre4 * h4], 1)           # [B, 8, H]
-          dz_xh = tf.reshape(tf.einsum("bgh,geh->bge", dalpha, wt["w_alpha"]),
-                             [batch, 8 * emb])
-          dz_b = tf.reshape(tf.einsum("bgh,geh->bge", dpre4, wt["w_beta"]), [batch, 4 * emb])
-          alpha_h = tf.einsum("bge,geh->bgh", z_xh[:, 4:], wt["w_alpha"][4:])
-          dhw = tf.reshape(alpha_h * dpre4, [batch, 4 * units])
-          dhh_new = (tf.matmul(dz_xh, wt_t["w_zxh"]) + tf.matmul(dz_b, wt_t["w_zb"])
-                     + carried[3])
+          # Gradients of the 12 scales/biases, and the scales themselves.
+          dab = tf.concat([dpre4 * x4, dpre4 * h4, dpre4], 1)             # [B, 12, H]
+          dz = tf.reshape(tf.einsum("bgh,geh->bge", dab, w_ab), [batch, 12 * emb])
+          alpha = tf.einsum("bge,geh->bgh",
+                            tf.reshape(kept["z"][t], [batch, 12, emb])[:, :8], wt["w_alpha"])
+          dxw_t = tf.reshape(alpha[:, :4] * dpre4, [batch, 4 * units])
+          dhw = tf.reshape(alpha[:, 4:] * dpre4, [batch, 4 * units])
+          dhh_new = tf.matmul(dz, wt_t["w_z"]) + carried[3]
           ds_hyp, dhc_in, acc["h"] = hyp.backward(
               dhh_new, carried[2], saved_of("hyp_", t, True), kept["hc_in"][t],
               mask_at(1, t), acc["h"])
           dr = tf.matmul(ds_hyp, hwt_t["w_h"])                    # [B, H + HH]
           dh_in = tf.matmul(dhw, wt_t["w_h"]) + dr[:, :units]
           new_d = [dc_in, dh_in, dhc_in, dr[:, units:]]
-          gtas = {"dpre": gtas["dpre"].write(t, dpre), "dhw": gtas["dhw"].write(t, dhw),
-                  "dz_xh": gtas["dz_xh"].write(t, dz_xh), "dz_b": gtas["dz_b"].write(t, dz_b),
-                  "ds_hyp": gtas["ds_hyp"].write(t, ds_hyp)}
+          gtas = {"dxw": gtas["dxw"].write(t, dxw_t), "dhw": gtas["dhw"].write(t, dhw),
+                  "dab": gtas["dab"].write(t, tf.reshape(dab, [batch, 12 * units])),
+                  "dz": gtas["dz"].write(t, dz), "ds_hyp": gtas["ds_hyp"].write(t, ds_hyp)}
         if passed is not None:
           new_d = [n + p for n, p in zip(new_d, passed)]
         return k + 1, new_d, acc, gtas
@@ -351,35 +369,19 @@ def unroll_fast(cell, xw, initial_state, lengths=None, keep_masks=None):
           dw["bias"] = _sum_rows(_flat2(ds))
         dhyper = []
       else:
-        # Batch-major like xw: [B, T, 4, H] and [B, T, 8, E].
-        shape4 = [batch, steps, 4, units]
-        dpre4 = tf.reshape(_time_major(gs["dpre"]), shape4)
-        z_xh = tf.reshape(_time_major(kept["z_xh"]), [batch, steps, 8, emb])
-        z_b = _time_major(kept["z_b"])
-        x4 = tf.reshape(xw_in[0], shape4)
-        h4 = tf.reshape(_time_major(kept["hw"]), shape4)
-        alpha_x = tf.einsum("btge,geh->btgh", z_xh[:, :, :4], wt["w_alpha"][:4])
-        dxw = [tf.reshape(alpha_x * dpre4, [batch, steps, 4 * units]),
-               _time_major(gs["ds_hyp"])]
+        dxw = [_time_major(gs["dxw"]), _time_major(gs["ds_hyp"])]
         dw["w_h"] = _matmul_steps(kept["h_in"], gs["dhw"])
-        flat_dpre = tf.reshape(dpre4, [-1, 4 * units])
-        dw["bias"] = _sum_rows(flat_dpre)
-        dw["w_zxh"] = _matmul_steps(kept["hh_out"], gs["dz_xh"])
-        dw["b_zxh"] = _sum_rows(_flat2(gs["dz_xh"]))
-        dw["w_zb"] = _matmul_steps(kept["hh_out"], gs["dz_b"])
-        # Per gate: [E, T*B] x [T*B, H].
-        flat_z = tf.reshape(z_xh, [-1, 8, emb])
-        flat_zb = tf.reshape(z_b, [-1, 4, emb])
-        flat_x4 = tf.reshape(x4, [-1, 4, units])
-        flat_h4 = tf.reshape(h4, [-1, 4, units])
-        flat_d4 = tf.reshape(dpre4, [-1, 4, units])
-        dw["w_alpha"] = tf.stack(
-            [tf.matmul(flat_z[:, g], flat_d4[:, g] * flat_x4[:, g], transpose_a=True)
-             for g in range(4)] +
-            [tf.matmul(flat_z[:, 4 + g], flat_d4[:, g] * flat_h4[:, g], transpose_a=True)
-             for g in range(4)])
-        dw["w_beta"] = tf.stack([tf.matmul(flat_zb[:, g], flat_d4[:, g], transpose_a=True)
-                                 for g in range(4)])
+        dz = gs["dz"]
+        dw_z = _matmul_steps(kept["hh_out"], dz)                       # [HH, 12E]
+        dw["w_zxh"], dw["w_zb"] = dw_z[:, :8 * emb], dw_z[:, 8 * emb:]
+        dw["b_zxh"] = _sum_rows(_flat2(dz[:, :, :8 * emb]))
+        # Per scale/bias g: [E, T*B] x [T*B, H].
+        flat_z = tf.reshape(kept["z"], [-1, 12, emb])
+        flat_dab = tf.reshape(gs["dab"], [-1, 12, units])
+        dw_ab = tf.stack([tf.matmul(flat_z[:, g], flat_dab[:, g], transpose_a=True)
+                          for g in range(12)])
+        dw["w_alpha"], dw["w_beta"] = dw_ab[:8], dw_ab[8:]
+        dw["bias"] = _sum_rows(tf.reshape(flat_dab[:, 8:], [-1, 4 * units]))
         ds_hyp = gs["ds_hyp"]
         dwh_hyp = tf.concat([_matmul_steps(kept["h_in"], ds_hyp),
                              _matmul_steps(kept["hh_in"], ds_hyp)], 0)
@@ -399,17 +401,6 @@ def _keep_names(hyper, layer_norm):
   gate_keys = ["acts", "tc"] + (["n", "rstd", "nc", "rstd_c"] if layer_norm or hyper else [])
   names = ["c_in", "h_in"] + gate_keys
   if hyper:
-    names += ["hc_in", "hh_in", "hh_out", "hw", "z_xh", "z_b"]
+    names += ["hc_in", "hh_in", "hh_out", "hw", "z"]
     names += ["hyp_" + k for k in ["acts", "tc", "n", "rstd", "nc", "rstd_c"]]
   return names
-
-
-@contextlib.contextmanager
-def use_fast_unroll():
-  """Within the block, `recurrence.unroll` is `unroll_fast` (for code calling it by module)."""
-  original = recurrence.unroll
-  recurrence.unroll = unroll_fast
-  try:
-    yield
-  finally:
-    recurrence.unroll = original

@@ -1,10 +1,10 @@
-"""fast_recurrence.unroll_fast against recurrence.unroll: values and every gradient."""
+"""fast_recurrence.unroll_fast against recurrence.unroll_autodiff: values and every gradient."""
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from sketch_rnn_tf import recurrence
-from sketch_rnn_tf.fast_recurrence import unroll_fast, use_fast_unroll
+from sketch_rnn_tf.fast_recurrence import unroll_fast
 from sketch_rnn_tf.lstm_cell import make_cell
 
 B, T, H, HH, E, D = 3, 7, 6, 5, 4, 5
@@ -50,7 +50,7 @@ def check(kind, use_lengths, use_masks, seed):
   masks = cell.dropout_masks([T, B], seed=[seed, 3]) if use_masks else None
   up_out = tf.constant(rng.normal(0, 1, (B, T, H)), tf.float32)
   up_state = [tf.constant(rng.normal(0, 1, (B, n)), tf.float32) for n in cell.state_size]
-  ref = loss_and_grads(recurrence.unroll, cell, xw, init, lengths, masks, up_out, up_state)
+  ref = loss_and_grads(recurrence.unroll_autodiff, cell, xw, init, lengths, masks, up_out, up_state)
   got = loss_and_grads(unroll_fast, cell, xw, init, lengths, masks, up_out, up_state)
   np.testing.assert_allclose(got[0].numpy(), ref[0].numpy(), atol=1e-5)
   assert len(got[1]) == len(ref[1])
@@ -89,7 +89,7 @@ def test_gradients_reach_the_input_projection_weights():
   z = tf.constant(rng.normal(0, 1, (B, 2)), tf.float32)
   masks = cell.dropout_masks([T, B], seed=[1, 2])
   results = []
-  for fn in (recurrence.unroll, unroll_fast):
+  for fn in (recurrence.unroll_autodiff, unroll_fast):
     with tf.GradientTape() as tape:
       out, state = fn(cell, cell.project_inputs(x, z), cell.initial_state(B), None, masks)
       loss = tf.reduce_sum(tf.sin(out)) + tf.reduce_sum(state[1] ** 2)
@@ -99,8 +99,9 @@ def test_gradients_reach_the_input_projection_weights():
                                err_msg=v.path)
 
 
-@pytest.mark.parametrize("kind", ["lstm", "hyper"])
-def test_under_xla(kind):
+@pytest.mark.parametrize("kind,jit", [("lstm", True), ("hyper", True), ("layer_norm", False)])
+def test_in_tf_function(kind, jit):
+  """Inside tf.function, with XLA (jit_compile=True) and without."""
   cell, rng = make(kind, KEEP, 7)
   xw, init = inputs(cell, rng)
   lengths = tf.constant([4, T, 2], tf.int32)
@@ -117,8 +118,8 @@ def test_under_xla(kind):
                                            cell.trainable_weights)
     return f
 
-  want = run(recurrence.unroll)(xw, init)
-  got = tf.function(run(unroll_fast), jit_compile=True)(xw, init)
+  want = run(recurrence.unroll_autodiff)(xw, init)
+  got = tf.function(run(unroll_fast), jit_compile=jit)(xw, init)
   for a, b in zip(got, want):
     if b is None:
       assert a is None
@@ -128,8 +129,16 @@ def test_under_xla(kind):
                                atol=1e-4 * max(1, np.abs(b).max()))
 
 
-def test_context_manager_swaps_and_restores():
-  original = recurrence.unroll
-  with use_fast_unroll():
-    assert recurrence.unroll is unroll_fast
-  assert recurrence.unroll is original
+def test_unroll_uses_the_fast_path():
+  cell = make_cell("lstm", 4, name="c")
+  cell.build((None, 3))
+  xw = cell.project_inputs(tf.random.normal([2, 5, 3]))
+  init = cell.initial_state(2)
+  with tf.GradientTape() as tape:
+    tape.watch(xw)
+    out, _ = recurrence.unroll(cell, xw, init)
+  # The fast path's gradient is a custom one: its op names say so.
+  grad = tape.gradient(out, xw)
+  want, _ = recurrence.unroll_autodiff(cell, xw, init)
+  np.testing.assert_allclose(out.numpy(), want.numpy(), atol=1e-6)
+  assert recurrence.IMPLEMENTATION == "fast" and grad is not None
