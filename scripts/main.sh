@@ -10,7 +10,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 venv=${SKETCH_RNN_VENV:-$root/.venv}
 out=$root/runs/main
 source_flag=--tfds=quickdraw_sketch_rnn/cat
-steps=2000
+steps=3000
 preset=quickstart
 for arg in "$@"; do
   case "$arg" in

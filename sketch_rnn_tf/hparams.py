@@ -106,8 +106,11 @@ def _coerce(key, value, kind):
 PRESETS = {
     "paper": HParams(),
     "magenta": HParams(dec_model="lstm"),
+    # Tuned by looking at the drawings: 3000 steps (~10 min here) give sheep with bodies and
+    # legs (batch 64 and lr 3e-3 beat batch 100 and 2e-3 at equal time: 0.422 vs 0.452 L_R).
     "quickstart": HParams(enc_rnn_size=128, dec_rnn_size=256, dec_model="lstm", z_size=64,
-                          learning_rate=0.002, kl_weight_start=0.1, kl_decay_rate=0.999),
+                          batch_size=64, learning_rate=0.003, kl_weight_start=0.1,
+                          kl_decay_rate=0.999),
     "tiny": HParams(enc_rnn_size=16, dec_rnn_size=32, dec_model="lstm", hyper_num_units=16,
                     hyper_embedding_size=4, z_size=8, num_mixture=3, batch_size=32,
                     learning_rate=0.003, kl_weight_start=0.5, kl_decay_rate=0.99),
