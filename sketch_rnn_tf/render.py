@@ -88,6 +88,17 @@ def svg_sketch(s3: np.ndarray, size: float = 256.0, **kwargs) -> str:
   return svg_grid([s3], cols=1, cell=size, **kwargs)
 
 
+def _publish(tmp: str, path: str) -> None:
+  """Renames a finished temporary file over `path` with the usual permissions.
+
+  mkstemp makes files readable by their owner only; outputs are for sharing.
+  """
+  umask = os.umask(0)
+  os.umask(umask)
+  os.chmod(tmp, 0o666 & ~umask)
+  os.replace(tmp, path)
+
+
 def png_grid(sketches: Sequence[np.ndarray], labels: Sequence[str] | None = None,
              cols: int | None = None, cell: float = 128.0, margin: float = 10.0,
              stroke_width: float = 2.0, color: str = "#000000",
@@ -126,7 +137,7 @@ def write_png(path: str, pixels: np.ndarray) -> None:
   os.close(fd)
   try:
     Image.fromarray(pixels).save(tmp, format="PNG")
-    os.replace(tmp, path)
+    _publish(tmp, path)
   except BaseException:
     if os.path.exists(tmp):
       os.remove(tmp)
@@ -141,7 +152,7 @@ def write_text(path: str, text: str) -> None:
   try:
     with os.fdopen(fd, "w", encoding="utf-8") as f:
       f.write(text)
-    os.replace(tmp, path)
+    _publish(tmp, path)
   except BaseException:
     if os.path.exists(tmp):
       os.remove(tmp)
