@@ -13,11 +13,12 @@ from __future__ import annotations
 import io
 import os
 import pickle
-import tempfile
 import zipfile
 from typing import Mapping, Sequence
 
 import numpy as np
+
+from sketch_rnn_tf import atomic
 
 SPLITS = ("train", "valid", "test")
 
@@ -127,13 +128,4 @@ def save_npz(path: str | os.PathLike,
     for i, s in enumerate(sketches):
       obj[i] = np.asarray(s).astype(np.int16)
     arrays[split] = obj
-  directory = os.path.dirname(os.path.abspath(path))
-  fd, tmp = tempfile.mkstemp(suffix=".npz", dir=directory)
-  try:
-    with os.fdopen(fd, "wb") as f:
-      np.savez_compressed(f, **arrays)
-    os.replace(tmp, path)
-  except BaseException:
-    if os.path.exists(tmp):
-      os.remove(tmp)
-    raise
+  atomic.write_atomically(path, lambda f: np.savez_compressed(f, **arrays))

@@ -7,13 +7,12 @@ be coloured on its own. Both formats share the layout.
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from typing import Sequence
 from xml.sax.saxutils import escape
 
 import numpy as np
 
+from sketch_rnn_tf import atomic
 from sketch_rnn_tf import strokes as strokes_lib
 
 # Colours for per-stroke colouring (Tableau 10).
@@ -88,17 +87,6 @@ def svg_sketch(s3: np.ndarray, size: float = 256.0, **kwargs) -> str:
   return svg_grid([s3], cols=1, cell=size, **kwargs)
 
 
-def _publish(tmp: str, path: str) -> None:
-  """Renames a finished temporary file over `path` with the usual permissions.
-
-  mkstemp makes files readable by their owner only; outputs are for sharing.
-  """
-  umask = os.umask(0)
-  os.umask(umask)
-  os.chmod(tmp, 0o666 & ~umask)
-  os.replace(tmp, path)
-
-
 def png_grid(sketches: Sequence[np.ndarray], labels: Sequence[str] | None = None,
              cols: int | None = None, cell: float = 128.0, margin: float = 10.0,
              stroke_width: float = 2.0, color: str = "#000000",
@@ -131,29 +119,9 @@ def png_grid(sketches: Sequence[np.ndarray], labels: Sequence[str] | None = None
 def write_png(path: str, pixels: np.ndarray) -> None:
   """Writes an RGB array as PNG, atomically."""
   from PIL import Image
-  directory = os.path.dirname(os.path.abspath(path))
-  os.makedirs(directory, exist_ok=True)
-  fd, tmp = tempfile.mkstemp(dir=directory, suffix=".png")
-  os.close(fd)
-  try:
-    Image.fromarray(pixels).save(tmp, format="PNG")
-    _publish(tmp, path)
-  except BaseException:
-    if os.path.exists(tmp):
-      os.remove(tmp)
-    raise
+  atomic.write_atomically(path, lambda f: Image.fromarray(pixels).save(f, format="PNG"))
 
 
 def write_text(path: str, text: str) -> None:
-  """Writes a file atomically (a crash leaves the old file or the new one)."""
-  directory = os.path.dirname(os.path.abspath(path))
-  os.makedirs(directory, exist_ok=True)
-  fd, tmp = tempfile.mkstemp(dir=directory, suffix=".tmp")
-  try:
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-      f.write(text)
-    _publish(tmp, path)
-  except BaseException:
-    if os.path.exists(tmp):
-      os.remove(tmp)
-    raise
+  """Writes a text file atomically (a crash leaves the old file or the new one)."""
+  atomic.write_atomically(path, lambda f: f.write(text.encode("utf-8")))

@@ -13,7 +13,7 @@ import json
 import os
 
 from sketch_rnn_tf import hparams as hparams_lib
-from sketch_rnn_tf.render import write_text
+from sketch_rnn_tf import atomic
 
 HPARAMS = "hparams.json"
 INFO = "model_info.json"
@@ -21,7 +21,8 @@ INFO = "model_info.json"
 
 def write_json(path, obj):
   """Atomic JSON write."""
-  write_text(path, json.dumps(obj, indent=2, sort_keys=True))
+  text = json.dumps(obj, indent=2, sort_keys=True)
+  atomic.write_atomically(path, lambda f: f.write(text.encode("utf-8")))
 
 
 def read_json(path):
