@@ -50,6 +50,8 @@ setup(
             "sketch-rnn-data=sketch_rnn_tf.data_cli:run",
             "sketch-rnn-train=sketch_rnn_tf.train:run",
             "sketch-rnn-eval=sketch_rnn_tf.evaluate:run",
+            "sketch-rnn-sample=sketch_rnn_tf.sample_cli:run",
+            "sketch-rnn-import=sketch_rnn_tf.import_cli:run",
         ],
     },
 )

@@ -5,6 +5,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 bash scripts/setup_env.sh dev,beam
+bash scripts/setup_js.sh
 venv=${SKETCH_RNN_VENV:-$root/.venv}
 export CUDA_VISIBLE_DEVICES="" TF_CPP_MIN_LOG_LEVEL=2
 exec "$venv/bin/python" -m pytest -n 2 -q tests tfds_quickdraw "$@"

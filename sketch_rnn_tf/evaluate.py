@@ -58,7 +58,10 @@ def main(argv):
   from sketch_rnn_tf import datasets, run_dir
   model = run_dir.load_model(FLAGS.model_dir, FLAGS.checkpoint, seed=FLAGS.seed)
   _, info = run_dir.read_config(FLAGS.model_dir)
-  source = info["data"]
+  source = info.get("data") or {}
+  if not (FLAGS.data or FLAGS.tfds or source):
+    raise app.UsageError(f"{FLAGS.model_dir} records no training data (an imported model?): "
+                         "give --data=FILE.npz or --tfds=NAME")
   max_len = model.hp.max_seq_len
   if FLAGS.data or "npz" in source and not FLAGS.tfds:
     data = datasets.load_npz_files(FLAGS.data or source["npz"], max_len=max_len)
