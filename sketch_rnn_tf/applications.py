@@ -31,7 +31,7 @@ class Grid:
 
 
 def _tau(t):
-  return f"τ={t:g}"
+  return f"tau={t:g}"  # ASCII: PNG labels use Pillow's default font
 
 
 def _need_encoder(sampler, mode):
