@@ -11,14 +11,23 @@ SHARED = os.path.join(os.path.dirname(REPO), "shared")
 SHEEP = os.path.join(SHARED, "data", "aaron_sheep.npz")
 
 
-@pytest.fixture(scope="session")
-def sheep_path():
-  if not os.path.exists(SHEEP):
-    message = f"real data not found: {SHEEP} (../shared is absent)"
-    if os.environ.get("CI"):  # CI always has ../shared: a skip there would hide a gap
+def require(ok, message):
+  """Skips the test with `message` unless `ok`; under CI, fails instead: CI has
+  ../shared and installs every tool, so a skip there would hide a gap."""
+  if not ok:
+    if os.environ.get("CI"):
       pytest.fail(message)
     pytest.skip(message)
-  return SHEEP
+
+
+def require_file(path, what="real data"):
+  require(os.path.exists(path), f"{what} not found: {path} (../shared is absent)")
+  return path
+
+
+@pytest.fixture(scope="session")
+def sheep_path():
+  return require_file(SHEEP)
 
 
 @pytest.fixture(scope="session")

@@ -19,7 +19,7 @@ import warnings
 import numpy as np
 import pytest
 
-from tests.conftest import REPO, SHARED
+from tests.conftest import REPO, SHARED, require_file
 
 PRETRAINED = os.path.join(SHARED, "pretrained")
 STEPS = 70          # teacher-forced steps of the reference comparison
@@ -29,13 +29,7 @@ QUANT_STEP = 10.0 / 32767
 
 def pretrained_path(name):
   """../shared/pretrained/NAME.gen.json; skipped when absent, a failure under CI."""
-  path = os.path.join(PRETRAINED, f"{name}.gen.json")
-  if not os.path.exists(path):
-    message = f"pretrained decoder not found: {path} (../shared is absent)"
-    if os.environ.get("CI"):  # CI always has ../shared: a skip there would hide a gap
-      pytest.fail(message)
-    pytest.skip(message)
-  return path
+  return require_file(os.path.join(PRETRAINED, f"{name}.gen.json"), "pretrained decoder")
 
 
 # ---------------------------------------------------------------- the reference
