@@ -42,6 +42,9 @@ setup(
         # mlcroissant: the `tfds build` command line imports it.
         "beam": ["apache-beam>=2.60", "mlcroissant"],
         "tfjs": ["tensorflowjs==4.22.0", "ydf<0.16"],
+        # Browser tests drive Debian's chromium (scripts/setup_js.sh); never
+        # `playwright install`, which downloads a browser.
+        "web": ["playwright>=1.45"],
         # dill: tfds.testing imports it.
         "dev": ["pytest>=8", "pytest-xdist>=3", "hypothesis>=6.100", "dill"],
     },
@@ -50,6 +53,7 @@ setup(
             "sketch-rnn-data=sketch_rnn_tf.data_cli:run",
             "sketch-rnn-train=sketch_rnn_tf.train:run",
             "sketch-rnn-eval=sketch_rnn_tf.evaluate:run",
+            "sketch-rnn-export=sketch_rnn_tf.export_cli:run",
             "sketch-rnn-sample=sketch_rnn_tf.sample_cli:run",
             "sketch-rnn-import=sketch_rnn_tf.import_cli:run",
         ],

@@ -4,7 +4,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
-bash scripts/setup_env.sh dev,beam
+bash scripts/setup_env.sh dev,beam,tfjs,web
 bash scripts/setup_js.sh
 venv=${SKETCH_RNN_VENV:-$root/.venv}
 export CUDA_VISIBLE_DEVICES="" TF_CPP_MIN_LOG_LEVEL=2

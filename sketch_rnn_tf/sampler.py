@@ -104,7 +104,7 @@ def decode_loop(decoder, cond, state, prev, temperature, max_len, noise, greedy=
   Returns (stroke-5 [B, max_len, 5], lengths int32 [B], final state).
   """
   batch = tf.shape(prev)[0]
-  out = tf.TensorArray(prev.dtype, size=max_len)
+  out = tf.TensorArray(prev.dtype, size=max_len + 1)  # row 0: the start point
   finished = tf.zeros([batch], tf.bool)
   lengths = tf.fill([batch], tf.cast(max_len, tf.int32))
   end = tf.constant(strokes.END_TOKEN, prev.dtype)
@@ -115,6 +115,9 @@ def decode_loop(decoder, cond, state, prev, temperature, max_len, noise, greedy=
   const_xw = None if cond is None else cell.project_inputs(tf.zeros_like(prev), cond)
 
   def body(t, prev, state, finished, lengths, out):
+    # Each step stores its *input* point: TF.js frees a tensor made and written
+    # inside a loop body (seen with HyperLSTM loops), but not the body's inputs.
+    out = out.write(t, prev)
     xw = cell.project_inputs(prev)
     if const_xw is not None:
       xw = tf.nest.map_structure(tf.add, xw, const_xw)
@@ -126,13 +129,13 @@ def decode_loop(decoder, cond, state, prev, temperature, max_len, noise, greedy=
     point = tf.where(ends[:, None], end[None], point)  # an end row carries no offset
     now_ended = tf.logical_and(tf.logical_not(finished), ends)
     lengths = tf.where(now_ended, t, lengths)
-    # `point` is also a loop variable: TF.js frees a TensorArray's element early otherwise.
-    return t + 1, point, state, finished | now_ended, lengths, out.write(t, point)
+    return t + 1, point, state, finished | now_ended, lengths, out
 
-  _, _, state, _, lengths, out = tf.while_loop(
+  t, last, state, _, lengths, out = tf.while_loop(
       lambda t, *_: t < max_len, body,
       (tf.constant(0), prev, list(state), finished, lengths, out), maximum_iterations=max_len)
-  return tf.transpose(out.stack(), [1, 0, 2]), lengths, state
+  out = out.write(t, last)
+  return tf.transpose(out.stack()[1:], [1, 0, 2]), lengths, state
 
 
 class Sampler:

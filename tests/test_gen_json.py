@@ -444,3 +444,33 @@ def test_cli_errors(tmp_path):
   assert not (tmp_path / "x" / "hparams.json").exists()
   r = run_cli(f"--gen_json={bad}")
   assert r.returncode != 0 and "import needs both --gen_json and --out" in r.stderr
+
+
+@pytest.mark.shared
+def test_imported_model_draws_and_exports_through_the_clis(tmp_path):
+  """The issue's promise: after sketch-rnn-import, sketch-rnn-sample and
+  sketch-rnn-export work on the directory, and the SavedModel draws what Python draws."""
+  import tensorflow as tf
+  from sketch_rnn_tf import run_dir
+  from sketch_rnn_tf.sampler import Sampler
+  out = str(tmp_path / "bird")
+  assert run_cli(f"--gen_json={pretrained_path('bird')}", f"--out={out}").returncode == 0
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
+  svg = str(tmp_path / "birds.svg")
+  for module, args in (("sample_cli", ["--mode=generate", "--num=16", "--temperature=0.5",
+                                       f"--out={svg}"]),
+                       ("export_cli", [f"--out={tmp_path / 'export'}"])):
+    r = subprocess.run([sys.executable, "-m", f"sketch_rnn_tf.{module}", f"--model_dir={out}",
+                        *args], cwd=REPO, capture_output=True, text=True, timeout=300, env=env)
+    assert r.returncode == 0, r.stderr[-3000:]
+  assert open(svg).read().count("<text") == 16
+  loaded = tf.saved_model.load(str(tmp_path / "export" / "sketch_rnn" / "1"))
+  got = loaded.signatures["sample"](temperature=tf.constant([0.5]), max_len=tf.constant([40]),
+                                    seed=tf.constant([7]))
+  model = run_dir.load_model(out)
+  s5, lengths = Sampler(model, jit_compile=False).sample(num=1, temperature=0.5, max_len=40,
+                                                         seed=7)
+  n = int(lengths[0])
+  assert int(got["lengths"][0]) == n
+  np.testing.assert_allclose(got["strokes"].numpy()[0, :n, :2] / model.scale_factor,
+                             s5[0, :n, :2], atol=1e-4)

@@ -1,0 +1,272 @@
+"""Browser sampling speed: our exported decoder vs @magenta/sketch 0.2.0, side by side.
+
+One page in headless Chromium (the Debian package, driven by Playwright) holds two
+iframes (each TF.js keeps its engine in a global, so tfjs 4.22 and magenta's bundled
+tfjs 1.x cannot share one window), both on the CPU backend and run one after the other:
+
+  ours     the decoder of a published LSTM-512 .gen.json (default: the sheep) imported
+           with sketch_rnn_tf.gen_json, exported with the TF.js graphs, and driven the way
+           export/web/ drives it: one decode_step graph execution per step, sampling in JS
+           (SketchModel). Also timed: the whole loop as one converted graph (executeAsync).
+  magenta  @magenta/sketch 0.2.0 on the same .gen.json: update, getPDF, sample per step.
+
+Each draws one sketch of exactly --steps steps (sampling goes on past an end state, so
+both do the same work) after a warm-up, --repeats times. Figures are milliseconds per
+sketch (median, min). The last line of output is one JSON object with the figures.
+
+Needs: `cd export/web && npm ci`, `apt-get install -y chromium`, `pip install playwright`.
+
+  .venv/bin/python benchmarks/browser_sample_speed.py [--gen_json=PATH] [--steps=250]
+      [--repeats=5] [--demo_screenshot=docs/web_demo.png]
+"""
+import argparse
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+WEB = os.path.join(REPO, "export", "web")
+DEFAULT_GEN_JSON = os.path.join(os.path.dirname(REPO), "shared", "pretrained", "sheep.gen.json")
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                  "--no-first-run", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync"]
+
+BENCH_HTML = """<!doctype html><meta charset="utf-8"><title>sampling speed</title>
+<style>iframe { width: 48%%; height: 140px; border: 1px solid #ccc; }</style>
+<h3>%(steps)d-step sketch, CPU backend</h3>
+<iframe id="ours"></iframe><iframe id="magenta"></iframe>
+<script>
+window.results = {};
+window.addEventListener('message', e => { window.results[e.data.side] = e.data; run(); });
+const order = ['ours', 'magenta'];
+function run() {  // one side after the other, so they do not share the CPU
+  const next = order.find(s => !(s in window.results) && !document.getElementById(s).src);
+  if (next) document.getElementById(next).src = next + '.html' + location.search;
+}
+run();
+</script>
+"""
+
+OURS_HTML = """<!doctype html><meta charset="utf-8"><body>ours: running ...
+<script src="/node_modules/@tensorflow/tfjs/dist/tf.min.js"></script>
+<script src="/sketch_model.js"></script>
+<script>
+(async () => {
+  const q = new URLSearchParams(location.search);
+  const steps = +q.get('steps'), repeats = +q.get('repeats'), tau = 0.45;
+  try {
+    await tf.setBackend('cpu');
+    const manifest = await (await fetch('/model/manifest.json')).json();
+    const model = await SketchModel.load(tf, manifest, p => tf.loadGraphModel('/model/' + p));
+    const random = SketchModel.seededRandom(1);
+    function sketch(n) {  // n steps of decode_step + sampling in JS, as the demo page does
+      const s = model.start(1);
+      const t0 = performance.now();
+      for (let t = 0; t < n; t++) {
+        const p = model.step(s);
+        s.prev[0] = SketchModel.drawPoint(p, 0, model.m, tau, SketchModel.stepNoise(random));
+      }
+      const ms = performance.now() - t0;
+      model.dispose(s);
+      return ms;
+    }
+    async function loop(n) {  // the whole loop as one converted graph
+      const noise = [];
+      for (let t = 0; t < n; t++) noise.push([SketchModel.stepNoise(random)]);
+      const t0 = performance.now();
+      await model.sampleGraph([tau], noise);
+      return performance.now() - t0;
+    }
+    sketch(10);
+    const times = [];
+    for (let r = 0; r < repeats; r++) times.push(sketch(steps));
+    await loop(10);
+    const loopTimes = [];
+    for (let r = 0; r < Math.min(repeats, 2); r++) loopTimes.push(await loop(steps));
+    document.body.textContent = 'ours: ' + times.map(t => t.toFixed(0)).join(', ') + ' ms';
+    parent.postMessage({side: 'ours', times, loopTimes, backend: tf.getBackend(),
+                        tfjs: tf.version.tfjs}, '*');
+  } catch (e) {
+    parent.postMessage({side: 'ours', error: String(e && e.stack || e)}, '*');
+  }
+})();
+</script>
+"""
+
+MAGENTA_HTML = """<!doctype html><meta charset="utf-8"><body>magenta: running ...
+<script src="/node_modules/@magenta/sketch/dist/magentasketch.js"></script>
+<script>
+(async () => {
+  const q = new URLSearchParams(location.search);
+  const steps = +q.get('steps'), repeats = +q.get('repeats'), tau = 0.45;
+  try {
+    const lib = window.ms.sketch || window.ms;
+    const tf = lib.tf;
+    await tf.setBackend('cpu');
+    const model = new lib.SketchRNN('/extra/model.gen.json');
+    await model.initialize();
+    model.setPixelFactor(1.0);
+    function sketch(n) {
+      let state = model.zeroState();
+      let x = model.zeroInput();
+      const t0 = performance.now();
+      for (let t = 0; t < n; t++) {
+        state = model.update(x, state);
+        x = model.sample(model.getPDF(state, tau));
+      }
+      return performance.now() - t0;
+    }
+    sketch(10);
+    const times = [];
+    for (let r = 0; r < repeats; r++) times.push(sketch(steps));
+    document.body.textContent = 'magenta: ' + times.map(t => t.toFixed(0)).join(', ') + ' ms';
+    parent.postMessage({side: 'magenta', times, backend: tf.getBackend(),
+                        tfjs: tf.version && tf.version.tfjs}, '*');
+  } catch (e) {
+    parent.postMessage({side: 'magenta', error: String(e && e.stack || e)}, '*');
+  }
+})();
+</script>
+"""
+
+
+def make_model(gen_json_path):
+  """(model, description): the imported .gen.json, or a random magenta-size decoder."""
+  if gen_json_path and os.path.exists(gen_json_path):
+    from sketch_rnn_tf import gen_json
+    return gen_json.model_from_gen_json(gen_json_path), os.path.basename(gen_json_path)
+  from sketch_rnn_tf import export
+  model = export.model_from_hparams("conditional=false", preset="magenta", scale_factor=50.0)
+  return model, "random LSTM-512 (no .gen.json found)"
+
+
+def median(values):
+  values = sorted(values)
+  mid = len(values) // 2
+  return values[mid] if len(values) % 2 else 0.5 * (values[mid - 1] + values[mid])
+
+
+def chromium_version():
+  try:
+    return subprocess.run([CHROMIUM, "--version"], capture_output=True, text=True,
+                          timeout=30).stdout.strip()
+  except OSError:
+    return None
+
+
+def demo_screenshot(context, url, path):
+  """The demo page on this model: draws a stroke, finishes it, saves a screenshot."""
+  page = context.new_page()
+  page.goto(url + "?units=1")
+  page.wait_for_function("window.demoState && (window.demoState.error || "
+                         "window.demoState.gallery)", timeout=300000)
+  box = page.locator("#pad").bounding_box()
+  x0, y0 = box["x"] + 70, box["y"] + 140
+  page.mouse.move(x0, y0)
+  page.mouse.down()
+  for k in range(1, 41):  # the top of a woolly body: a bumpy arc
+    angle = math.pi * k / 40
+    r = 80 + 8 * math.sin(k * 1.3)
+    page.mouse.move(x0 + 90 - r * math.cos(angle), y0 - 0.6 * r * math.sin(angle))
+  page.mouse.up()
+  page.fill("#seed", "3")
+  runs = page.evaluate("window.demoState.runs")
+  page.click("#finish")
+  page.wait_for_function(f"window.demoState.runs > {runs} || window.demoState.error",
+                         timeout=300000)
+  page.screenshot(path=path, full_page=True)
+  error = page.evaluate("window.demoState.error")
+  page.close()
+  if error:
+    raise RuntimeError(error)
+
+
+def main(argv=None):
+  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser.add_argument("--gen_json", default=DEFAULT_GEN_JSON)
+  parser.add_argument("--steps", type=int, default=250)
+  parser.add_argument("--repeats", type=int, default=5)
+  parser.add_argument("--demo_screenshot", default=None,
+                      help="also save a screenshot of export/web with this model here")
+  args = parser.parse_args(argv)
+  for need, hint in ((os.path.join(WEB, "node_modules", "@magenta", "sketch"),
+                      "cd export/web && npm ci"), (CHROMIUM, "apt-get install -y chromium")):
+    if not os.path.exists(need):
+      sys.exit(f"{need} missing: {hint}")
+  from playwright.sync_api import sync_playwright
+  from sketch_rnn_tf import tfjs_convert
+  sys.path.insert(0, WEB)
+  import serve
+
+  model, source = make_model(args.gen_json)
+  tmp = tempfile.mkdtemp(prefix="browser_bench_")
+  try:
+    t0 = time.time()
+    tfjs_dir = os.path.join(tmp, "tfjs")
+    tfjs_convert.convert(model, tfjs_dir)
+    print(f"converted {source} in {time.time() - t0:.1f} s", flush=True)
+    extra = os.path.join(tmp, "extra")
+    os.makedirs(extra)
+    pages = {"bench.html": BENCH_HTML % {"steps": args.steps}, "ours.html": OURS_HTML,
+             "magenta.html": MAGENTA_HTML}
+    for name, text in pages.items():
+      with open(os.path.join(extra, name), "w", encoding="utf-8") as f:
+        f.write(text)
+    if args.gen_json and os.path.exists(args.gen_json):
+      shutil.copy(args.gen_json, os.path.join(extra, "model.gen.json"))
+    else:
+      from sketch_rnn_tf import gen_json
+      gen_json.write_gen_json(model, os.path.join(extra, "model.gen.json"))
+    server, url = serve.serve_in_thread(tfjs_dir, extra)
+    try:
+      with sync_playwright() as p:
+        context = p.chromium.launch_persistent_context(
+            os.path.join(tmp, "profile"), executable_path=CHROMIUM, headless=True,
+            args=CHROMIUM_FLAGS)
+        page = context.new_page()
+        page.goto(f"{url}extra/bench.html?steps={args.steps}&repeats={args.repeats}")
+        page.wait_for_function("Object.keys(window.results).length == 2", timeout=600000)
+        results = page.evaluate("window.results")
+        if args.demo_screenshot:
+          demo_screenshot(context, url, args.demo_screenshot)
+        context.close()
+    finally:
+      server.shutdown()
+  finally:
+    shutil.rmtree(tmp, ignore_errors=True)
+
+  for side in ("ours", "magenta"):
+    if "error" in results[side]:
+      sys.exit(f"{side} failed: {results[side]['error']}")
+  ours, magenta = results["ours"], results["magenta"]
+  figures = {
+      "benchmark": "browser_sample_speed", "steps": args.steps, "repeats": args.repeats,
+      "model": source, "units": int(model.hp.dec_rnn_size), "browser": chromium_version(),
+      "ours_backend": ours["backend"], "ours_tfjs": ours["tfjs"],
+      "magenta_backend": magenta["backend"], "magenta_tfjs": magenta["tfjs"],
+      "ours_ms_median": round(median(ours["times"]), 1),
+      "ours_ms_min": round(min(ours["times"]), 1),
+      "ours_loop_graph_ms_median": round(median(ours["loopTimes"]), 1),
+      "magenta_ms_median": round(median(magenta["times"]), 1),
+      "magenta_ms_min": round(min(magenta["times"]), 1),
+  }
+  figures["ours_over_magenta"] = round(figures["ours_ms_median"] / figures["magenta_ms_median"],
+                                       3)
+  print(f"ours (decode_step per step): {figures['ours_ms_median']} ms per "
+        f"{args.steps}-step sketch; as one converted loop: "
+        f"{figures['ours_loop_graph_ms_median']} ms; @magenta/sketch: "
+        f"{figures['magenta_ms_median']} ms")
+  print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+  main()
