@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -87,3 +88,34 @@ def test_written_file_loads_in_magenta_sketch(node, tmp_path):
     theirs = magenta_pdf(node, tmp_path, server.url("ours.gen.json"), inputs)
   # What the file holds, read back: the same numbers @magenta/sketch runs.
   compare(model_pdf(gen_json.model_from_gen_json(path), inputs), theirs, "written by us")
+
+
+@pytest.mark.shared
+def test_file_written_from_a_model_trained_here_loads_in_magenta_sketch(node, tmp_path,
+                                                                        sheep_path,
+                                                                        sheep_inputs):
+  """The trainer's own output (an unconditional LSTM decoder, M = 20) -> sketch-rnn-import
+  --write_gen_json -> @magenta/sketch, against our outputs on real sheep strokes."""
+  from sketch_rnn_tf import gen_json, run_dir
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
+  run = str(tmp_path / "run")
+  path = str(tmp_path / "trained.gen.json")
+  for args in (["-m", "sketch_rnn_tf.train", f"--data={sheep_path}", "--preset=tiny",
+                "--hparams=conditional=false,num_mixture=20", f"--log_dir={run}", "--steps=20",
+                "--eval_every=20", "--save_every=20", "--log_every=20", "--nojit_compile"],
+               ["-m", "sketch_rnn_tf.import_cli", f"--model_dir={run}",
+                f"--write_gen_json={path}"]):
+    r = subprocess.run([sys.executable, *args], cwd=REPO, capture_output=True, text=True,
+                       timeout=600, env=env)
+    assert r.returncode == 0, r.stderr[-3000:]
+  trained = run_dir.load_model(run)
+  inputs = sheep_inputs
+  with FileServer({"trained.gen.json": path}) as server:
+    theirs = magenta_pdf(node, tmp_path, server.url("trained.gen.json"), inputs)
+  compare(model_pdf(gen_json.model_from_gen_json(path), inputs), theirs, "trained here")
+  # And the trained model itself, before int16 rounding: within what rounding
+  # (10 / 32767 per weight, H + 1 terms per output) can move the parameters.
+  ours = model_pdf(trained, inputs)
+  bound = (trained.hp.dec_rnn_size + 6) * 10.0 / 32767
+  for key in ours:
+    assert np.abs(ours[key] - theirs[key]).max() <= bound, key
