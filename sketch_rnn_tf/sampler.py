@@ -145,6 +145,7 @@ class Sampler:
     self.model = model
     self.decoder = model.decoder
     self._loop = tf.function(self._sample_loop, jit_compile=jit_compile, reduce_retracing=True)
+    self._draw = tf.function(self._draw_graph, reduce_retracing=True)
 
   def _sample_loop(self, cond, state, prev, temperature, noise, max_len, greedy):
     return decode_loop(self.decoder, cond, state, prev, temperature, max_len, noise, greedy)
@@ -161,7 +162,8 @@ class Sampler:
     """(z, labels, conditioning) as float32/int32 tensors for a batch of num."""
     hp = self.model.hp
     if hp.conditional and z is None:
-      z = tf.random.stateless_normal([num, hp.z_size], [int(seed), -1], alg="philox")
+      z = tf.random.stateless_normal([num, hp.z_size], tf.stack([tf.cast(seed, tf.int32), -1]),
+                                     alg="philox")
     if z is not None:
       z = tf.convert_to_tensor(z, tf.float32)
     if hp.num_classes:
@@ -189,21 +191,35 @@ class Sampler:
       raise ValueError(f"temperature must be in (0, 1], not {temperature}")
     max_len = int(max_len or self.model.hp.max_seq_len)
     num = self._batch_size(num, z, labels, prev)
+    if self.model.hp.num_classes and labels is None:
+      raise ValueError("a class-conditional model needs labels")
+    # As tensors of fixed dtypes: one trace serves numpy and tensor inputs alike.
+    z, labels, prev = [None if v is None else tf.cast(v, dtype) for v, dtype in
+                       ((z, tf.float32), (labels, tf.int32), (prev, tf.float32))]
+    # num, max_len, greedy and same_noise are Python values: XLA needs a static loop
+    # bound, and the others change the graph (one trace each).
+    s5, lengths = self._draw(num, z, labels, initial_state, prev,
+                             tf.constant(temperature, tf.float32),
+                             tf.constant(int(seed), tf.int32), max_len, bool(greedy),
+                             bool(same_noise))
+    return s5.numpy(), lengths.numpy()
+
+  def _draw_graph(self, num, z, labels, state, prev, temperature, seed, max_len, greedy,
+                  same_noise):
+    """sample()'s work as one graph (a few ms less than running the set-up eagerly);
+    not XLA-compiled itself, so the Philox noise comes from TF's kernels, and the
+    loop inside is."""
     z, labels, cond = self._inputs(num, z, labels, seed)
-    state = (initial_state if initial_state is not None
-             else self.decoder.initial_state(z, num))
+    if state is None:
+      state = self.decoder.initial_state(z, num)
     state = [tf.cast(v, tf.float32) for v in state]
     if prev is None:
       prev = tf.tile(tf.constant(strokes.START_TOKEN)[None], [num, 1])
-    noise = make_noise(int(seed), max_len, 1 if same_noise else num)
+    noise = make_noise(seed, max_len, 1 if same_noise else num)
     if same_noise:
       noise = tf.tile(noise, [1, num, 1])
-    # max_len and greedy are Python values: XLA needs a static loop bound, and
-    # greedy changes the graph (one trace each).
-    s5, lengths, _ = self._loop(cond, state, tf.convert_to_tensor(prev, tf.float32),
-                                tf.constant(temperature, tf.float32), noise, max_len,
-                                bool(greedy))
-    return s5.numpy(), lengths.numpy()
+    s5, lengths, _ = self._loop(cond, state, prev, temperature, noise, max_len, greedy)
+    return s5, lengths
 
   def prime(self, sketches, z=None, labels=None):
     """Teacher-forced priming: the decoder state after reading each pixel stroke-3
