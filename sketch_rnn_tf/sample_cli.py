@@ -70,7 +70,8 @@ def _class_id(model):
 
 
 def draw(sampler, mode, inputs, taus, num, class_id):
-  """The Grid for a mode (the CLI's work, callable from Python)."""
+  """The Grid for a mode, with the options from the flags (the library calls are in
+  sketch_rnn_tf/applications.py)."""
   from sketch_rnn_tf import applications as apps
   common = dict(seed=FLAGS.seed, class_id=class_id, max_len=FLAGS.max_len)
   if mode == "generate":
