@@ -60,8 +60,6 @@ from sketch_rnn_tf import mdn, sampler, strokes
 EXPORT_FORMAT = 1
 METADATA_FILE = "sketch_rnn_metadata.json"
 MAX_LEN_LIMIT = 1000   # the most points one request may ask `sample` for
-# The stateless keys of Sampler: prior z, encoder eps (see sampler.py).
-PRIOR_KEY, ENCODE_KEY = -1, -2
 
 F32, I32 = tf.float32, tf.int32
 # The TF.js decode_step's `params` columns: these outputs of decode_step side by side
@@ -218,27 +216,30 @@ class SignatureBuilder:
   @staticmethod
   def _per_row_normal(seeds, size, key):
     """A standard-normal row [B, size] per seed: the row Sampler draws for num=1."""
-    return tf.map_fn(
-        lambda s: tf.random.stateless_normal([1, size], tf.stack([s, key]), alg="philox")[0],
-        seeds, fn_output_signature=tf.TensorSpec([size], F32))
+    return tf.map_fn(lambda s: sampler.normal_rows(s, 1, size, key)[0], seeds,
+                     fn_output_signature=tf.TensorSpec([size], F32))
 
   def _encode(self, strokes_px, lengths):
     mu, presig = self.model.encoder(self._normalised(strokes_px), lengths)
     return tf.cast(mu, F32), tf.cast(presig, F32)
 
+  def _decode(self, z, labels, temperature, noise):
+    """sampler.decode_loop from the start token for len(noise) steps (normalised)."""
+    batch = tf.shape(temperature)[0]
+    prev = tf.tile(tf.constant(strokes.START_TOKEN)[None], [batch, 1])
+    s5, lengths, _ = sampler.decode_loop(self.decoder, self._cond(z, labels),
+                                         self._state(z, batch), prev, temperature[:, None],
+                                         tf.shape(noise)[0], noise)
+    return s5, lengths
+
   def _draw(self, z, labels, temperature, max_len, seeds):
     """The in-graph sampling loop with per-row seeds; strokes in px."""
-    batch = tf.shape(seeds)[0]
     steps = tf.reduce_max(max_len)
 
     # Each row's noise keyed by its own seed, as Sampler keys a batch of one.
     rows = tf.map_fn(lambda s: sampler.make_noise(s, steps, 1)[:, 0], seeds,
                      fn_output_signature=tf.TensorSpec([None, sampler.NOISE_SIZE], F32))
-    noise = tf.transpose(rows, [1, 0, 2])
-    prev = tf.tile(tf.constant(strokes.START_TOKEN)[None], [batch, 1])
-    s5, lengths, _ = sampler.decode_loop(self.decoder, self._cond(z, labels),
-                                         self._state(z, batch), prev, temperature[:, None],
-                                         steps, noise)
+    s5, lengths = self._decode(z, labels, temperature, tf.transpose(rows, [1, 0, 2]))
     # Rows with a shorter max_len stop there, as a sampler given that max_len would.
     past = tf.range(steps)[None, :] >= max_len[:, None]
     s5 = tf.where(past[..., None], tf.constant(strokes.END_TOKEN)[None, None], s5)
@@ -249,7 +250,7 @@ class SignatureBuilder:
   def encode(self, strokes, lengths, seed):
     mu, presig = self._encode(strokes, lengths)
     sigma = tf.exp(presig / 2.0)
-    eps = self._per_row_normal(seed, self.hp.z_size, ENCODE_KEY)
+    eps = self._per_row_normal(seed, self.hp.z_size, sampler.ENCODE_KEY)
     return {"mu": mu, "sigma": sigma, "z": mu + sigma * eps}
 
   def initial_state(self, z):
@@ -305,7 +306,7 @@ class SignatureBuilder:
     return {"strokes": s5, "lengths": lengths}
 
   def sample_prior(self, temperature, max_len, seed, labels=None):
-    z = self._per_row_normal(seed, self.hp.z_size, PRIOR_KEY)
+    z = self._per_row_normal(seed, self.hp.z_size, sampler.PRIOR_KEY)
     return dict(self.sample(temperature, max_len, seed, z, labels), z=z)
 
   def reconstruct(self, strokes, lengths, temperature, max_len, seed, labels=None):
@@ -314,11 +315,7 @@ class SignatureBuilder:
 
   def sample_noise(self, temperature, noise, z=None, labels=None):
     """The TF.js loop: noise [T, B, 4] given, no stateless ops; strokes in px."""
-    batch = tf.shape(temperature)[0]
-    prev = tf.tile(tf.constant(strokes.START_TOKEN)[None], [batch, 1])
-    s5, lengths, _ = sampler.decode_loop(self.decoder, self._cond(z, labels),
-                                         self._state(z, batch), prev, temperature[:, None],
-                                         tf.shape(noise)[0], noise)
+    s5, lengths = self._decode(z, labels, temperature, noise)
     return {"strokes": self._pixels(s5), "lengths": lengths}
 
   # ---- tracing -----------------------------------------------------------

@@ -31,6 +31,9 @@ import tensorflow as tf
 from sketch_rnn_tf import mdn, strokes
 
 NOISE_SIZE = 4
+# The second words of the stateless seeds of the prior z ~ N(0, I) and of the
+# encoder's eps: the SavedModel draws with the same keys (export.py).
+PRIOR_KEY, ENCODE_KEY = -1, -2
 
 
 def temperature_params(params, temperature):
@@ -56,6 +59,12 @@ def make_noise(seed, steps, batch):
   u = tf.random.stateless_uniform(shape, tf.stack([seed, 0]), alg="philox")
   e = tf.random.stateless_normal(shape, tf.stack([seed, 1]), alg="philox")
   return tf.concat([u, e], axis=2)
+
+
+def normal_rows(seed, num, size, key):
+  """Standard-normal rows [num, size] for a seed and a key (Philox, as make_noise)."""
+  return tf.random.stateless_normal([num, size], tf.stack([tf.cast(seed, tf.int32), key]),
+                                    alg="philox")
 
 
 def _inverse_cdf(logits, u):
@@ -162,8 +171,7 @@ class Sampler:
     """(z, labels, conditioning) as float32/int32 tensors for a batch of num."""
     hp = self.model.hp
     if hp.conditional and z is None:
-      z = tf.random.stateless_normal([num, hp.z_size], tf.stack([tf.cast(seed, tf.int32), -1]),
-                                     alg="philox")
+      z = normal_rows(seed, num, hp.z_size, PRIOR_KEY)
     if z is not None:
       z = tf.convert_to_tensor(z, tf.float32)
     if hp.num_classes:
@@ -281,7 +289,7 @@ class Sampler:
     mu, presig = self.model.encoder(tf.constant(batch), tf.constant(lengths))
     if not sample:
       return mu.numpy()
-    eps = tf.random.stateless_normal(tf.shape(mu), [int(seed), -2], alg="philox")
+    eps = normal_rows(int(seed), mu.shape[0], mu.shape[1], ENCODE_KEY)
     return (mu + tf.exp(presig / 2) * eps).numpy()
 
   def to_stroke3_pixels(self, s5, lengths):
