@@ -7,14 +7,21 @@ Versions that must agree are pinned here and nowhere else:
   with protobuf 6 and breaks `import tensorflow_datasets`, hence the cap.
 - ydf 0.16 breaks the tensorflowjs converter's import against protobuf 5.29.
 """
+import re
+
 from setuptools import find_packages, setup
+
+# The version has one home, sketch_rnn_tf/__init__.py (read, not imported: that needs TF).
+VERSION = re.search(r'^__version__ = "([^"]+)"', open("sketch_rnn_tf/__init__.py", encoding="utf-8").read(),
+                    re.M).group(1)
 
 setup(
     name="sketch-rnn-tf",
-    version="0.1.0",
+    version=VERSION,
     description="Sketch-RNN (Ha & Eck, 2018) in TensorFlow/Keras: data, training, "
     "sampling and export.",
     long_description=open("README.md", encoding="utf-8").read(),
+    license="Apache-2.0",
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
     packages=find_packages(include=["sketch_rnn_tf", "sketch_rnn_tf.*",
@@ -50,12 +57,12 @@ setup(
     },
     entry_points={
         "console_scripts": [
-            "sketch-rnn-data=sketch_rnn_tf.data_cli:run",
-            "sketch-rnn-train=sketch_rnn_tf.train:run",
-            "sketch-rnn-eval=sketch_rnn_tf.evaluate:run",
-            "sketch-rnn-export=sketch_rnn_tf.export_cli:run",
-            "sketch-rnn-sample=sketch_rnn_tf.sample_cli:run",
-            "sketch-rnn-import=sketch_rnn_tf.import_cli:run",
+            "sketch-rnn-data=sketch_rnn_tf.cli.data:run",
+            "sketch-rnn-train=sketch_rnn_tf.cli.train:run",
+            "sketch-rnn-eval=sketch_rnn_tf.cli.evaluate:run",
+            "sketch-rnn-export=sketch_rnn_tf.cli.export:run",
+            "sketch-rnn-sample=sketch_rnn_tf.cli.sample:run",
+            "sketch-rnn-import=sketch_rnn_tf.cli.import_model:run",
         ],
     },
 )

@@ -5,7 +5,7 @@ iframes (each TF.js keeps its engine in a global, so tfjs 4.22 and magenta's bun
 tfjs 1.x cannot share one window), both on the CPU backend and run one after the other:
 
   ours     the decoder of a published LSTM-512 .gen.json (default: the sheep) imported
-           with sketch_rnn_tf.gen_json, exported with the TF.js graphs, and driven the way
+           with sketch_rnn_tf.export.gen_json, exported with the TF.js graphs, and driven the way
            export/web/ drives it: one decode_step graph execution per step, sampling in JS
            (SketchModel). Also timed: the whole loop as one converted graph (executeAsync).
   magenta  @magenta/sketch 0.2.0 on the same .gen.json: update, getPDF, sample per step.
@@ -142,10 +142,11 @@ MAGENTA_HTML = """<!doctype html><meta charset="utf-8"><body>magenta: running ..
 def make_model(gen_json_path):
   """(model, description): the imported .gen.json, or a random magenta-size decoder."""
   if gen_json_path and os.path.exists(gen_json_path):
-    from sketch_rnn_tf import gen_json
+    from sketch_rnn_tf.export import gen_json
     return gen_json.model_from_gen_json(gen_json_path), os.path.basename(gen_json_path)
-  from sketch_rnn_tf import export
-  model = export.model_from_hparams("conditional=false", preset="magenta", scale_factor=50.0)
+  from sketch_rnn_tf.export import signatures as export
+  from sketch_rnn_tf.testing import model_from_hparams
+  model = model_from_hparams("conditional=false", preset="magenta", scale_factor=50.0)
   return model, "random LSTM-512 (no .gen.json found)"
 
 
@@ -203,7 +204,7 @@ def main(argv=None):
     if not os.path.exists(need):
       sys.exit(f"{need} missing: {hint}")
   from playwright.sync_api import sync_playwright
-  from sketch_rnn_tf import tfjs_convert
+  from sketch_rnn_tf.export import tfjs as tfjs_convert
   sys.path.insert(0, WEB)
   import serve
 
@@ -224,7 +225,7 @@ def main(argv=None):
     if args.gen_json and os.path.exists(args.gen_json):
       shutil.copy(args.gen_json, os.path.join(extra, "model.gen.json"))
     else:
-      from sketch_rnn_tf import gen_json
+      from sketch_rnn_tf.export import gen_json
       gen_json.write_gen_json(model, os.path.join(extra, "model.gen.json"))
     server, url = serve.serve_in_thread(tfjs_dir, extra)
     try:

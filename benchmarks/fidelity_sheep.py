@@ -41,8 +41,8 @@ def main(_):
   curves = {}
   for seed in FLAGS.seeds:
     log_dir = os.path.join(work, f"seed{seed}")
-    cmd = [sys.executable, "-m", "sketch_rnn_tf.train", f"--data={FLAGS.data}",
-           "--preset=magenta", f"--log_dir={log_dir}", f"--steps={FLAGS.steps}",
+    cmd = [sys.executable, "-m", "sketch_rnn_tf.cli.train", f"--data={FLAGS.data}",
+           "--preset=magenta", f"--model_dir={log_dir}", f"--steps={FLAGS.steps}",
            f"--eval_every={FLAGS.every}", f"--save_every={FLAGS.steps}", "--log_every=50",
            f"--seed={seed}", f"--jit_compile={FLAGS.jit_compile}"]
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")

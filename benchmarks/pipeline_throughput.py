@@ -16,7 +16,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from absl import app, flags  # noqa: E402
 
-from sketch_rnn_tf import datasets, pipeline  # noqa: E402
+from sketch_rnn_tf.data import datasets  # noqa: E402
+
+from sketch_rnn_tf.data import pipeline
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 flags.DEFINE_string("data", os.path.join(_HERE, "..", "..", "shared", "data", "aaron_sheep.npz"),

@@ -25,7 +25,7 @@ import time
 import numpy as np
 from absl import app, flags
 
-from sketch_rnn_tf import ndjson, npz_io, simplify, strokes
+from sketch_rnn_tf.data import ndjson, npz_io, simplify, strokes
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 flags.DEFINE_string("data", os.path.join(_HERE, "..", "..", "shared", "data", "aaron_sheep.npz"),

@@ -57,9 +57,9 @@ def measure(sampler, jit, steps, batch, repeats):
 def main(argv):
   del argv
   import tensorflow as tf
-  from sketch_rnn_tf import hparams
-  from sketch_rnn_tf.model import SketchRNN
-  from sketch_rnn_tf.sampler import Sampler
+  from sketch_rnn_tf.model import hparams
+  from sketch_rnn_tf.model.sketch_rnn import SketchRNN
+  from sketch_rnn_tf.sampling.sampler import Sampler
   hp = hparams.get(FLAGS.preset, FLAGS.hparams or None)
   model = SketchRNN(hp, scale_factor=20.0, seed=0)
   model.build()

@@ -66,9 +66,10 @@ def matmul_gflops(n=2048, reps=20):
 def run_worker(kind):
   import numpy as np
   import tensorflow as tf
-  from sketch_rnn_tf import datasets, hparams, pipeline
-  from sketch_rnn_tf.model import SketchRNN
-  from sketch_rnn_tf.optimizer import make_optimizer
+  from sketch_rnn_tf.data import datasets, pipeline
+  from sketch_rnn_tf.model import hparams
+  from sketch_rnn_tf.model.optimizer import make_optimizer
+  from sketch_rnn_tf.model.sketch_rnn import SketchRNN
 
   hp = hparams.get(PRESETS[kind])
   data = datasets.load_npz_files([FLAGS.data], max_len=hp.max_seq_len)

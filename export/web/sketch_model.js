@@ -1,4 +1,4 @@
-// A converted Sketch-RNN (sketch_rnn_tf/tfjs_convert.py) driven from JavaScript.
+// A converted Sketch-RNN (sketch_rnn_tf/export/tfjs.py) driven from JavaScript.
 //
 // Runs in the page (a plain <script>, after tf.min.js: defines window.SketchModel) and
 // in Node (require: module.exports). Units are the data's pixels throughout: the graphs
@@ -12,7 +12,7 @@
 //   j ~ softmax(pi_logits / tau), pen ~ softmax(pen_logits / tau) (inverse CDF of u),
 //   dx = mu_x + sqrt(tau) sigma_x e1,
 //   dy = mu_y + sqrt(tau) sigma_y (rho e1 + sqrt(1 - rho^2) e2)
-// as sketch_rnn_tf/sampler.py draws them: the same noise gives the same sketch.
+// as sketch_rnn_tf/sampling/sampler.py draws them: the same noise gives the same sketch.
 (function (root) {
   'use strict';
 

@@ -2,7 +2,7 @@
 
 Reads the `simplified` or `raw` drawings (the official `full/<fmt>/<category>
 .ndjson` files, or the user's own in the same format) and converts each with
-`sketch_rnn_tf.ndjson.drawing_to_stroke3`. Drawings are split into train,
+`sketch_rnn_tf.data.ndjson.drawing_to_stroke3`. Drawings are split into train,
 validation and test by a hash of their `key_id`, so the split of a drawing
 does not depend on the runner, the file order or the format.
 
@@ -22,7 +22,7 @@ from etils import epath
 import numpy as np
 import tensorflow_datasets as tfds
 
-from sketch_rnn_tf import ndjson
+from sketch_rnn_tf.data import ndjson
 from tensorflow_datasets.core.utils.lazy_imports_utils import tensorflow as tf
 from tfds_quickdraw import categories as cats
 
@@ -223,6 +223,8 @@ def _beam_examples(files, split: str, config: QuickdrawNdjsonConfig):
 
 class Builder(tfds.core.GeneratorBasedBuilder):
   """Quick, Draw! drawings from .ndjson files, as stroke-3."""
+
+  DOWNLOAD_BASE = _BASE_URL   # where download_and_prepare fetches from
 
   VERSION = tfds.core.Version("1.0.0")
   RELEASE_NOTES = {"1.0.0": "Initial release."}

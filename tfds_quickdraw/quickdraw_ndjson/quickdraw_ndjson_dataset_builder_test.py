@@ -20,7 +20,7 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 
 import tfds_quickdraw  # noqa: F401  (registers the builders)
-from sketch_rnn_tf import ndjson
+from sketch_rnn_tf.data import ndjson
 from tfds_quickdraw import categories as cats
 from tfds_quickdraw.quickdraw_ndjson import quickdraw_ndjson_dataset_builder as qn
 
@@ -96,7 +96,7 @@ def _examples(builder) -> dict[str, dict[str, dict]]:
 
 
 def _expected(fmt: str, **options) -> dict[str, dict]:
-  """What the fixtures convert to, straight from sketch_rnn_tf.ndjson."""
+  """What the fixtures convert to, straight from sketch_rnn_tf.data.ndjson."""
   out = {}
   for name in sorted(os.listdir(os.path.join(DUMMY, fmt))):
     category = cats.category_from_name(name.split(".")[0])

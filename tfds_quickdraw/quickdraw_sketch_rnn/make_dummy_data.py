@@ -14,7 +14,7 @@ import os
 
 import numpy as np
 
-from sketch_rnn_tf import npz_io
+from sketch_rnn_tf.data import npz_io
 
 COUNTS = {"train": 5, "valid": 2, "test": 3}
 FILES = {

@@ -15,7 +15,7 @@ from etils import epath
 import numpy as np
 import tensorflow_datasets as tfds
 
-from sketch_rnn_tf import npz_io, validation
+from sketch_rnn_tf.data import npz_io, validation
 from tensorflow_datasets.core.utils.lazy_imports_utils import tensorflow as tf
 from tfds_quickdraw import categories as cats
 
@@ -56,6 +56,8 @@ def _make_config(category: str, full: bool) -> QuickdrawSketchRnnConfig:
 
 class Builder(tfds.core.GeneratorBasedBuilder):
   """Quick, Draw! sketches in stroke-3 format, one config per category."""
+
+  DOWNLOAD_BASE = _BASE_URL   # where download_and_prepare fetches from
 
   VERSION = tfds.core.Version("1.0.0")
   RELEASE_NOTES = {"1.0.0": "Initial release."}

@@ -9,7 +9,7 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 
 import tfds_quickdraw  # noqa: F401  (registers the builders)
-from sketch_rnn_tf import npz_io
+from sketch_rnn_tf.data import npz_io
 from tfds_quickdraw import categories as cats
 from tfds_quickdraw.quickdraw_sketch_rnn import quickdraw_sketch_rnn_dataset_builder as qsr
 

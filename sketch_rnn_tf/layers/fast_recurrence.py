@@ -1,0 +1,232 @@
+"""`recurrence.unroll` with a hand-written gradient over the whole sequence.
+
+`unroll_fast(cell, xw, initial_state, lengths, keep_masks)` returns what
+`recurrence.unroll_autodiff` returns (outputs [B, T, H] and the final state
+list, the state frozen after each sequence's length, recurrent dropout on
+tanh(j)), to float32 rounding, for all three kinds of `SketchLSTMCell`, but its
+gradient is not TensorFlow's step-by-step autodiff of the loop
+(`tf.custom_gradient` over the whole sequence):
+
+- the forward loop runs `lstm_math.step` (the one definition of the cell)
+  asking it to keep, for every step, what the backward pass needs: the state
+  fed in, the gate activations, tanh of the (normalised) cell, the layer
+  norms' normalised values and inverse standard deviations and, for a
+  HyperLSTM, h W_h and the hyper embeddings z;
+- a backward loop runs from the last step to the first carrying dc, dh (and
+  the hyper cell's) through `lstm_math.lstm_update_grad`, and computes per step
+  only what the recurrence needs: the gradients of the pre-activations, their
+  products with W_h^T, and for a HyperLSTM the gradients of the scales and
+  embeddings;
+- after the loop the weight gradients are a few large matmuls over all steps
+  at once (dW_h = [R, T*B] x [T*B, 4H]; the HyperLSTM's embedding and scale
+  weights likewise, biases and layer-norm gains as sums); the gradient of the
+  input projections is returned whole ([B, T, ...]) to `project_inputs`.
+
+Gradients flow to xw, the initial state and every weight the step reads (the
+variables are read as tensors outside the custom-gradient function, so
+autodiff carries the gradients on to them). Works with and without XLA (the
+TensorArrays have `maximum_iterations`) and under tf.distribute (it touches
+only per-replica tensors). Under XLA on CPU a large reduce_sum becomes a slow
+reduce-window, so row sums here are matmuls with a ones vector.
+"""
+from __future__ import annotations
+
+import tensorflow as tf
+
+from sketch_rnn_tf.layers import lstm_math
+
+
+def time_major(t):
+  """[B, T, ...] <-> [T, B, ...]."""
+  return tf.transpose(t, [1, 0] + list(range(2, t.shape.rank)))
+
+
+def _sum_rows(x):
+  """Sum over the rows of [N, n] as a matmul (see the module docstring)."""
+  return tf.matmul(tf.ones([1, tf.shape(x)[0]], x.dtype), x)[0]
+
+
+def _flat2(t):
+  """[T, B, n] -> [T*B, n]."""
+  return tf.reshape(t, [-1, tf.shape(t)[-1]])
+
+
+def _matmul_steps(a, b):
+  """Sum over steps and batch of a^T b: [T, B, m], [T, B, n] -> [m, n]."""
+  return tf.matmul(_flat2(a), _flat2(b), transpose_a=True)
+
+
+def _zeros_if_none(g, like):
+  return tf.zeros_like(like) if g is None else g
+
+
+def _gate_keys(prefix, layer_norm):
+  return [prefix + k for k in ("acts", "tc") + (("n", "rstd", "nc", "rstd_c")
+                                                 if layer_norm else ())]
+
+
+def _kept_names(spec):
+  """What `lstm_math.step(..., keep=True)` returns for this cell."""
+  names = ["c_in", "h_in"] + _gate_keys("", spec.layer_norm)
+  if spec.hyper is not None:
+    names += ["hc_in", "hh_in", "hh_out", "hw", "z"] + _gate_keys("hyp_", True)
+  return sorted(names)
+
+
+def unroll_fast(cell, xw, initial_state, lengths=None, keep_masks=None):
+  """Same arguments and results as `recurrence.unroll_autodiff`, hand-written gradient."""
+  spec = cell.spec
+  hyper = spec.hyper is not None
+  dtype = initial_state[1].dtype
+  raw = cell.recurrence_weights()
+  names = spec.weight_names
+  hyper_names = spec.hyper.weight_names if hyper else ()
+  weights = [raw[n] for n in names] + [raw["hyper"][n] for n in hyper_names]
+  xws = list(xw) if hyper else [xw]
+  init = list(initial_state)
+  n_x, n_s = len(xws), len(init)
+
+  if lengths is not None:
+    lengths = tf.cast(lengths, tf.int32)
+  if keep_masks is None or spec.keep_prob >= 1.0:
+    masks = (None, None)
+  else:
+    masks = tuple(keep_masks) if hyper else (keep_masks, None)
+
+  units = spec.units
+  emb = spec.embedding_size
+
+  def mask_at(k, t):
+    return None if masks[k] is None else masks[k][t]
+
+  def masks_at(t):
+    return (mask_at(0, t), mask_at(1, t)) if hyper else mask_at(0, t)
+
+  @tf.custom_gradient
+  def core(*args):
+    xw_in = args[:n_x]             # batch-major [B, T, n]: step t reads xw[:, t]
+    state0 = list(args[n_x:n_x + n_s])
+    wt = dict(zip(names, args[n_x + n_s:n_x + n_s + len(names)]))
+    if hyper:
+      wt["hyper"] = dict(zip(hyper_names, args[n_x + n_s + len(names):]))
+    w = lstm_math.prepare(spec, wt)
+    batch = tf.shape(xw_in[0])[0]
+    steps = tf.shape(xw_in[0])[1]
+    kept_names = _kept_names(spec)
+
+    def ta():
+      return tf.TensorArray(dtype, size=steps)
+
+    def body(t, state, out_ta, tas):
+      x_t = tuple(x[:, t] for x in xw_in) if hyper else xw_in[0][:, t]
+      new_h, new_state, kept = lstm_math.step(spec, w, x_t, state, masks_at(t), keep=True)
+      if lengths is not None:
+        alive = (t < lengths)[:, None]
+        new_state = [tf.where(alive, n, o) for n, o in zip(new_state, state)]
+      tas = {k: tas[k].write(t, kept[k]) for k in kept_names}
+      return t + 1, new_state, out_ta.write(t, new_h), tas
+
+    _, final_state, out_ta, tas = tf.while_loop(
+        lambda t, *_: t < steps, body,
+        (tf.constant(0), state0, ta(), {k: ta() for k in kept_names}),
+        maximum_iterations=steps)
+    kept = {k: v.stack() for k, v in tas.items()}   # time-major [T, B, n]
+    out = time_major(out_ta.stack())
+    out.set_shape([None, None, units])
+
+    def grad(*dys):
+      dout = _zeros_if_none(dys[0], out)             # [B, T, H]: step t reads dout[:, t]
+      dfinal = [_zeros_if_none(g, s) for g, s in zip(dys[1:], final_state)]
+      # Transposed once here, not in every step's matmul.
+      w_h_t = tf.transpose(wt["w_h"])
+      if hyper:
+        w_z_t = tf.transpose(w["w_z"])
+        hyper_w_h_t = tf.transpose(wt["hyper"]["w_h"])
+      acc0 = {"m": lstm_math.zero_grad_acc(spec, batch, dtype)}
+      if hyper:
+        acc0["h"] = lstm_math.zero_grad_acc(spec.hyper, batch, dtype)
+      ds_names = ("ds",) if not hyper else ("dxw", "dhw", "dab", "dz", "ds_hyp")
+
+      def saved_of(prefix, t, layer_norm):
+        return {k[len(prefix):]: kept[k][t] for k in _gate_keys(prefix, layer_norm)}
+
+      def bbody(k, dstate, acc, gtas):
+        t = steps - 1 - k
+        if lengths is not None:
+          alive = (t < lengths)[:, None]
+          carried = [tf.where(alive, d, tf.zeros_like(d)) for d in dstate]
+          passed = [tf.where(alive, tf.zeros_like(d), d) for d in dstate]
+        else:
+          carried, passed = dstate, None
+        acc = dict(acc)
+        dpre, dc_in, acc["m"] = lstm_math.lstm_update_grad(
+            spec, w, dout[:, t] + carried[1], carried[0], saved_of("", t, spec.layer_norm),
+            kept["c_in"][t], mask_at(0, t), acc["m"])
+        if not hyper:
+          new_d = [dc_in, tf.matmul(dpre, w_h_t)]
+          gtas = {"ds": gtas["ds"].write(t, dpre)}
+        else:
+          dpre4 = tf.reshape(dpre, [batch, 4, units])
+          x4 = tf.reshape(xw_in[0][:, t], [batch, 4, units])
+          h4 = tf.reshape(kept["hw"][t], [batch, 4, units])
+          # Gradients of the 12 scales/biases, and the scales themselves.
+          dab = tf.concat([dpre4 * x4, dpre4 * h4, dpre4], 1)             # [B, 12, H]
+          dz = tf.reshape(tf.einsum("bgh,geh->bge", dab, w["w_ab"]), [batch, 12 * emb])
+          alpha = lstm_math.hyper_scales(spec, w, kept["z"][t])[:, :8]
+          dxw_t = tf.reshape(alpha[:, :4] * dpre4, [batch, 4 * units])
+          dhw = tf.reshape(alpha[:, 4:] * dpre4, [batch, 4 * units])
+          dhh_new = tf.matmul(dz, w_z_t) + carried[3]
+          ds_hyp, dhc_in, acc["h"] = lstm_math.lstm_update_grad(
+              spec.hyper, w["hyper"], dhh_new, carried[2], saved_of("hyp_", t, True),
+              kept["hc_in"][t], mask_at(1, t), acc["h"])
+          dr = tf.matmul(ds_hyp, hyper_w_h_t)                    # [B, H + HH]
+          dh_in = tf.matmul(dhw, w_h_t) + dr[:, :units]
+          new_d = [dc_in, dh_in, dhc_in, dr[:, units:]]
+          gtas = {"dxw": gtas["dxw"].write(t, dxw_t), "dhw": gtas["dhw"].write(t, dhw),
+                  "dab": gtas["dab"].write(t, tf.reshape(dab, [batch, 12 * units])),
+                  "dz": gtas["dz"].write(t, dz), "ds_hyp": gtas["ds_hyp"].write(t, ds_hyp)}
+        if passed is not None:
+          new_d = [n + p for n, p in zip(new_d, passed)]
+        return k + 1, new_d, acc, gtas
+
+      _, dinit, acc, gtas = tf.while_loop(
+          lambda k, *_: k < steps, bbody,
+          (tf.constant(0), dfinal, acc0, {k: ta() for k in ds_names}),
+          maximum_iterations=steps)
+      gs = {k: v.stack() for k, v in gtas.items()}    # time-major [T, B, n]
+
+      dw = {k: _sum_rows(v) for k, v in acc["m"].items()}
+      if not hyper:
+        ds = gs["ds"]
+        dxw = [time_major(ds)]
+        dw["w_h"] = _matmul_steps(kept["h_in"], ds)
+        if not spec.layer_norm:
+          dw["bias"] = _sum_rows(_flat2(ds))
+        dhyper = []
+      else:
+        dxw = [time_major(gs["dxw"]), time_major(gs["ds_hyp"])]
+        dw["w_h"] = _matmul_steps(kept["h_in"], gs["dhw"])
+        dz = gs["dz"]
+        dw_z = _matmul_steps(kept["hh_out"], dz)                       # [HH, 12E]
+        dw["w_zxh"], dw["w_zb"] = dw_z[:, :8 * emb], dw_z[:, 8 * emb:]
+        dw["b_zxh"] = _sum_rows(_flat2(dz[:, :, :8 * emb]))
+        # Per scale/bias g: [E, T*B] x [T*B, H].
+        flat_z = tf.reshape(kept["z"], [-1, 12, emb])
+        flat_dab = tf.reshape(gs["dab"], [-1, 12, units])
+        dw_ab = tf.stack([tf.matmul(flat_z[:, g], flat_dab[:, g], transpose_a=True)
+                          for g in range(12)])
+        dw["w_alpha"], dw["w_beta"] = dw_ab[:8], dw_ab[8:]
+        dw["bias"] = _sum_rows(tf.reshape(flat_dab[:, 8:], [-1, 4 * units]))
+        ds_hyp = gs["ds_hyp"]
+        hacc = {k: _sum_rows(v) for k, v in acc["h"].items()}
+        hacc["w_h"] = tf.concat([_matmul_steps(kept["h_in"], ds_hyp),
+                                 _matmul_steps(kept["hh_in"], ds_hyp)], 0)
+        dhyper = [hacc[n] for n in hyper_names]
+      return dxw + list(dinit) + [dw[n] for n in names] + dhyper
+
+    return (out,) + tuple(final_state), grad
+
+  results = core(*(xws + init + weights))
+  out = results[0]
+  out.set_shape([None, None, units])
+  return out, list(results[1:])

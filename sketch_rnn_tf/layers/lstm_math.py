@@ -1,0 +1,265 @@
+"""The cell equations of Sketch-RNN, written once, as pure functions on tensors.
+
+Every path that runs a cell calls these: the Keras cell's `call`/`step`
+(`lstm_cell.SketchLSTMCell`), the training recurrence's forward pass and the
+backward pass that re-uses its saved values (`fast_recurrence`), the sampler's
+step (`sampler.decode_loop`) and the TF.js decode step (`export.signatures`).
+
+All three cells share the LSTM update (gates i, j, f, o; forget bias b_f):
+
+    c' = c * sigmoid(f + b_f) + sigmoid(i) * drop(tanh(j))
+    h' = tanh(c'') * sigmoid(o)
+
+and differ in how the gate pre-activations a = [i, j, f, o] are made:
+
+- plain:      a = x W_x + h W_h + b;                         c'' = c'
+- layer_norm: a_g = LN_g(x W_x + h W_h) per gate g;          c'' = LN_c(c')
+- hyper:      a_g = LN_g(alpha_x,g * (x W_x)_g + alpha_h,g * (h W_h)_g + b_g + beta_g)
+              c'' = LN_c(c')
+
+LN(v) = gamma * (v - mean(v)) / sqrt(var(v) + 1e-3) + beta over the H units of
+each gate. In the HyperLSTM (Ha et al. 2016) a small layer-norm LSTM reads
+[x, h] with recurrent input [h, hyper_h]; from its output h^ it makes, per
+gate, embeddings z = h^ W_z + b_z (size E) and from them the scales
+alpha = z W_alpha and the bias beta = (h^ W_zb) W_beta.
+
+"drop" is recurrent dropout without memory loss (Semeniuta et al. 2016):
+inverted dropout on tanh(j) only, keep probability `keep_prob`, with one
+[B, H] 0/1 mask per step passed in.
+
+Weights are a dict of tensors under the variable names of `SketchLSTMCell`
+(the hyper cell's under "hyper"); `prepare` adds the few values derived from
+them (the HyperLSTM's 12 embeddings as one matrix) so that a loop computes
+them once, not once per step. Two input layouts:
+
+- "projected": x W_x comes precomputed for all steps (one matmul outside the
+  loop) and a step adds h W_h;
+- "stacked_transposed": a step gets x and multiplies [x, h] by the stacked
+  kernel [W_x; W_h]^T with transpose_b (weights "w_xh_t" [4H, D + H]); TF.js's
+  CPU matmul reads rows of W^T contiguously and runs this ~1.5x faster.
+
+XLA CPU notes (measured): a large reduce_mean becomes a slow reduce-window, so
+layer-norm means are matmuls with a ones vector; a concat along the minor axis
+in a fused loop is slow, so the 4 gates are joined with a stack on axis 1.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import tensorflow as tf
+
+from sketch_rnn_tf.defaults import CELL_KINDS  # noqa: F401 (re-exported for the layers)
+
+LN_EPSILON = 1e-3
+FORGET_BIAS = 1.0
+HYPER_SCALE_START = 0.1   # every HyperLSTM scale alpha starts here
+LAYOUTS = ("projected", "stacked_transposed")
+
+# The variables each kind's recurrence reads (W_x is applied outside it).
+PLAIN_WEIGHTS = ("w_h", "bias")
+LN_WEIGHTS = ("w_h", "ln_gamma", "ln_beta", "ln_c_gamma", "ln_c_beta")
+HYPER_WEIGHTS = ("w_h", "bias", "ln_gamma", "ln_beta", "ln_c_gamma", "ln_c_beta",
+                 "w_zxh", "b_zxh", "w_zb", "w_alpha", "w_beta")
+
+
+@dataclasses.dataclass(frozen=True)
+class CellSpec:
+  """What the equations need to know of a cell besides its weights."""
+  units: int
+  layer_norm: bool = False
+  keep_prob: float = 1.0
+  forget_bias: float = FORGET_BIAS
+  hyper: "CellSpec | None" = None    # the HyperLSTM's auxiliary layer-norm cell
+  embedding_size: int = 32
+
+  @property
+  def weight_names(self):
+    if self.hyper is not None:
+      return HYPER_WEIGHTS
+    return LN_WEIGHTS if self.layer_norm else PLAIN_WEIGHTS
+
+  @property
+  def state_size(self):
+    sizes = [self.units, self.units]
+    return sizes + ([] if self.hyper is None else [self.hyper.units] * 2)
+
+
+def row_mean(x3):
+  """Mean over the last axis of [B, G, n], keepdims, as a matmul with a ones vector."""
+  n = x3.shape[-1]
+  shape = tf.shape(x3)
+  mean = tf.matmul(tf.reshape(x3, [-1, n]), tf.fill([n, 1], tf.constant(1.0 / n, x3.dtype)))
+  return tf.reshape(mean, [shape[0], shape[1], 1])
+
+
+def layer_norm(x, groups):
+  """x [B, groups * n] normalised per group of n units: (normalised, 1/std [B, groups])."""
+  units = x.shape[-1] // groups
+  shape = tf.shape(x)
+  g = tf.reshape(x, [shape[0], groups, units])
+  d = g - row_mean(g)
+  rstd = tf.math.rsqrt(row_mean(d * d) + LN_EPSILON)
+  return tf.reshape(d * rstd, shape), tf.reshape(rstd, [shape[0], groups])
+
+
+def layer_norm_grad(dn, n, rstd, groups):
+  """d/dx from d/dn for n = layer_norm(x, groups)[0]."""
+  units = dn.shape[-1] // groups
+  shape = tf.shape(dn)
+  dn3 = tf.reshape(dn, [shape[0], groups, units])
+  n3 = tf.reshape(n, [shape[0], groups, units])
+  dx = rstd[:, :, None] * (dn3 - row_mean(dn3) - n3 * row_mean(dn3 * n3))
+  return tf.reshape(dx, shape)
+
+
+def split_gates(a):
+  """[B, 4H] -> 4 x [B, H], sliced along a major axis (cheaper under XLA than tf.split)."""
+  return tf.unstack(tf.reshape(a, [tf.shape(a)[0], 4, -1]), axis=1)
+
+
+def join_gates(parts):
+  """4 x [B, H] -> [B, 4H] (a stack on a major axis: XLA CPU vectorises it, not a concat)."""
+  return tf.reshape(tf.stack(parts, axis=1), [tf.shape(parts[0])[0], -1])
+
+
+def recurrent_dropout(v, mask, keep_prob):
+  """Inverted dropout of tanh(j) with a 0/1 keep mask (None or keep_prob 1: identity)."""
+  if mask is None or keep_prob >= 1.0:
+    return v
+  return v * mask / keep_prob
+
+
+def lstm_update(spec, w, s, c, mask=None):
+  """The LSTM update from pre-activations s (before LN, or before the bias when plain).
+
+  Returns (h', c', saved): saved holds what `lstm_update_grad` needs.
+  """
+  saved = {}
+  if spec.layer_norm:
+    n, rstd = layer_norm(s, 4)
+    a = n * w["ln_gamma"] + w["ln_beta"]
+    saved.update(n=n, rstd=rstd)
+  else:
+    a = s + w["bias"]
+  i, j, f, o = split_gates(a)
+  si, g, sf, so = tf.sigmoid(i), tf.tanh(j), tf.sigmoid(f + spec.forget_bias), tf.sigmoid(o)
+  new_c = c * sf + si * recurrent_dropout(g, mask, spec.keep_prob)
+  if spec.layer_norm:
+    nc, rstd_c = layer_norm(new_c, 1)
+    cc = nc * w["ln_c_gamma"] + w["ln_c_beta"]
+    saved.update(nc=nc, rstd_c=rstd_c)
+  else:
+    cc = new_c
+  tc = tf.tanh(cc)
+  saved.update(acts=join_gates([si, g, sf, so]), tc=tc)
+  return tc * so, new_c, saved
+
+
+def lstm_update_grad(spec, w, dh, dc_ext, saved, c_in, mask, acc):
+  """Gradients of h' (dh) and c' (dc_ext) -> (ds, dc_in, acc).
+
+  ds: the gradient of `lstm_update`'s s. acc: the layer norms' gamma and beta
+  gradients summed over steps, not yet over the batch ([B, n] each, so a loop
+  adds elementwise).
+  """
+  si, g, sf, so = split_gates(saved["acts"])
+  tc = saved["tc"]
+  d_o = dh * tc * so * (1.0 - so)
+  dcc = dh * so * (1.0 - tc * tc)
+  acc = dict(acc)
+  if spec.layer_norm:
+    nc = saved["nc"]
+    acc["ln_c_gamma"] += dcc * nc
+    acc["ln_c_beta"] += dcc
+    dc = layer_norm_grad(dcc * w["ln_c_gamma"], nc, saved["rstd_c"], 1) + dc_ext
+  else:
+    dc = dcc + dc_ext
+  di = dc * recurrent_dropout(g, mask, spec.keep_prob) * si * (1.0 - si)
+  dj = recurrent_dropout(dc * si, mask, spec.keep_prob) * (1.0 - g * g)
+  df = dc * c_in * sf * (1.0 - sf)
+  da = join_gates([di, dj, df, d_o])
+  if spec.layer_norm:
+    n = saved["n"]
+    acc["ln_gamma"] += da * n
+    acc["ln_beta"] += da
+    ds = layer_norm_grad(da * w["ln_gamma"], n, saved["rstd"], 4)
+  else:
+    ds = da
+  return ds, dc * sf, acc
+
+
+def zero_grad_acc(spec, batch, dtype):
+  """The starting `acc` of `lstm_update_grad`."""
+  if not spec.layer_norm:
+    return {}
+  g4, h = 4 * spec.units, spec.units
+  return {"ln_gamma": tf.zeros([batch, g4], dtype), "ln_beta": tf.zeros([batch, g4], dtype),
+          "ln_c_gamma": tf.zeros([batch, h], dtype), "ln_c_beta": tf.zeros([batch, h], dtype)}
+
+
+def prepare(spec, w):
+  """The weights with the values a HyperLSTM step derives from them, computed once:
+  w_z [HH, 12E] and b_z (4 x-scale, 4 h-scale and 4 bias embeddings), w_ab
+  [12, E, H] (W_alpha and W_beta) and the bias as [4, H]."""
+  if spec.hyper is None:
+    return w
+  e = spec.embedding_size
+  dtype = w["w_zxh"].dtype
+  return dict(w, w_z=tf.concat([w["w_zxh"], w["w_zb"]], 1),
+              b_z=tf.concat([w["b_zxh"], tf.zeros([4 * e], dtype)], 0),
+              w_ab=tf.concat([w["w_alpha"], w["w_beta"]], 0),
+              bias4=tf.reshape(w["bias"], [4, spec.units]))
+
+
+def hyper_scales(spec, w, z):
+  """The 12 scales/biases [B, 12, H] (alpha_x, alpha_h, beta per gate) from embeddings z."""
+  batch = tf.shape(z)[0]
+  return tf.einsum("bge,geh->bgh", tf.reshape(z, [batch, 12, spec.embedding_size]), w["w_ab"])
+
+
+def step(spec, w, x, state, masks=None, layout="projected", keep=False):
+  """One step of a cell.
+
+  spec: the CellSpec. w: `prepare`d weights. x: the input projection x W_x
+  for this step ([B, 4H], or a pair with the hyper cell's) in the "projected"
+  layout; the input itself in the "stacked_transposed" layout. state: [c, h]
+  or [c, h, hyper_c, hyper_h]. masks: the dropout keep mask [B, H] (a pair for
+  a HyperLSTM) or None. keep: also return the values the backward pass needs.
+  Returns (h', new state, kept); kept is {} unless `keep`.
+  """
+  if layout not in LAYOUTS:
+    raise ValueError(f"unknown layout {layout!r}: use one of {LAYOUTS}")
+  c, h = state[0], state[1]
+  kept = {"c_in": c, "h_in": h} if keep else {}
+  main_mask, hyper_mask = (masks if spec.hyper is not None and masks is not None
+                           else (masks, None))
+  if spec.hyper is None:
+    if layout == "stacked_transposed":
+      s = tf.matmul(tf.concat([x, h], 1), w["w_xh_t"], transpose_b=True)
+    else:
+      s = x + tf.matmul(h, w["w_h"])
+    new_state = []
+  else:
+    if layout != "projected":
+      raise ValueError("a HyperLSTM step takes the projected layout")
+    xw, hyper_xw = x
+    hc, hh = state[2], state[3]
+    hw_h = w["hyper"]
+    s_hyp = hyper_xw + tf.matmul(tf.concat([h, hh], 1), hw_h["w_h"])
+    new_hh, new_hc, hsaved = lstm_update(spec.hyper, hw_h, s_hyp, hc, hyper_mask)
+    hw = tf.matmul(h, w["w_h"])
+    z = tf.matmul(new_hh, w["w_z"]) + w["b_z"]
+    ab = hyper_scales(spec, w, z)
+    batch = tf.shape(z)[0]
+    x4 = tf.reshape(xw, [batch, 4, spec.units])
+    h4 = tf.reshape(hw, [batch, 4, spec.units])
+    s = tf.reshape(ab[:, :4] * x4 + ab[:, 4:8] * h4 + w["bias4"] + ab[:, 8:],
+                   [batch, 4 * spec.units])
+    new_state = [new_hc, new_hh]
+    if keep:
+      kept.update({"hyp_" + k: v for k, v in hsaved.items()})
+      kept.update(hc_in=hc, hh_in=hh, hh_out=new_hh, hw=hw, z=z)
+  new_h, new_c, saved = lstm_update(spec, w, s, c, main_mask)
+  if keep:
+    kept.update(saved)
+  return new_h, [new_c, new_h] + new_state, kept

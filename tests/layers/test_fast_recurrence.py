@@ -1,0 +1,208 @@
+"""fast_recurrence.unroll_fast against recurrence.unroll_autodiff: values and every gradient."""
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from sketch_rnn_tf.layers import lstm_math, recurrence
+from sketch_rnn_tf.layers.fast_recurrence import unroll_fast
+from sketch_rnn_tf.layers.lstm_cell import make_cell
+from sketch_rnn_tf.testing import cell_weights, np_unroll
+
+B, T, H, HH, E, D = 3, 7, 6, 5, 4, 5
+KEEP = 0.8
+
+
+def make(kind, keep=1.0, seed=0):
+  cell = make_cell(kind, H, hyper_units=HH, hyper_embedding_size=E, keep_prob=keep,
+                   name=f"{kind}_rnn")
+  cell.build((None, D))
+  rng = np.random.default_rng(seed)
+  for v in cell.weights:  # random, non-initial weights: every term matters
+    v.assign(rng.normal(0, 0.5, v.shape).astype(np.float32))
+  return cell, rng
+
+
+def inputs(cell, rng):
+  g = 4 * H
+  xw = tf.constant(rng.normal(0, 1, (B, T, g)), tf.float32)
+  if cell.hyper is not None:
+    xw = (xw, tf.constant(rng.normal(0, 1, (B, T, 4 * HH)), tf.float32))
+  init = [tf.constant(rng.normal(0, 1, (B, n)), tf.float32) for n in cell.state_size]
+  return xw, init
+
+
+def loss_and_grads(fn, cell, xw, init, lengths, masks, up_out, up_state):
+  """A random linear function of the outputs AND of the final state, and its gradients."""
+  flat_xw = tf.nest.flatten(xw)
+  with tf.GradientTape() as tape:
+    tape.watch(flat_xw + init)
+    out, state = fn(cell, xw, init, lengths, masks)
+    loss = tf.reduce_sum(out * up_out) + tf.add_n(
+        [tf.reduce_sum(s * u) for s, u in zip(state, up_state)])
+  weights = cell.trainable_weights
+  grads = tape.gradient(loss, flat_xw + init + weights)
+  return out, state, grads, [v.path for v in weights]
+
+
+def check(kind, use_lengths, use_masks, seed):
+  cell, rng = make(kind, KEEP if use_masks else 1.0, seed)
+  xw, init = inputs(cell, rng)
+  lengths = tf.constant([T, 3, 5], tf.int32) if use_lengths else None
+  masks = cell.dropout_masks([T, B], key=[seed, 3]) if use_masks else None
+  up_out = tf.constant(rng.normal(0, 1, (B, T, H)), tf.float32)
+  up_state = [tf.constant(rng.normal(0, 1, (B, n)), tf.float32) for n in cell.state_size]
+  ref = loss_and_grads(recurrence.unroll_autodiff, cell, xw, init, lengths, masks, up_out, up_state)
+  got = loss_and_grads(unroll_fast, cell, xw, init, lengths, masks, up_out, up_state)
+  np.testing.assert_allclose(got[0].numpy(), ref[0].numpy(), atol=1e-5)
+  assert len(got[1]) == len(ref[1])
+  for a, b in zip(got[1], ref[1]):
+    np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-5)
+  n_in = len(tf.nest.flatten(xw)) + len(init)
+  labels = [f"input {i}" for i in range(n_in)] + ref[3]
+  checked = 0
+  for label, a, b in zip(labels, got[2], ref[2]):
+    assert (a is None) == (b is None), label
+    if b is None:  # w_x: used by project_inputs, not by the recurrence
+      assert "w_x" in label, label
+      continue
+    a, b = tf.convert_to_tensor(a).numpy(), tf.convert_to_tensor(b).numpy()
+    scale = max(1.0, float(np.abs(b).max()))
+    assert np.abs(a - b).max() <= 1e-4 * scale, (label, np.abs(a - b).max(), scale)
+    checked += 1
+  return checked
+
+
+@pytest.mark.parametrize("kind", ["lstm", "layer_norm", "hyper"])
+@pytest.mark.parametrize("use_lengths", [False, True])
+@pytest.mark.parametrize("use_masks", [False, True])
+def test_values_and_gradients_match_autodiff(kind, use_lengths, use_masks):
+  seed = ["lstm", "layer_norm", "hyper"].index(kind) * 4 + 2 * use_lengths + use_masks
+  checked = check(kind, use_lengths, use_masks, seed)
+  # Inputs (xw, initial state) and every weight the recurrence uses.
+  expected = {"lstm": 1 + 2 + 2, "layer_norm": 1 + 2 + 5, "hyper": 2 + 4 + 11 + 5}[kind]
+  assert checked == expected
+
+
+def test_gradients_reach_the_input_projection_weights():
+  """Through project_inputs (with a constant input, as the decoder's z)."""
+  cell, rng = make("hyper", KEEP, 5)
+  x = tf.constant(rng.normal(0, 1, (B, T, D - 2)), tf.float32)
+  z = tf.constant(rng.normal(0, 1, (B, 2)), tf.float32)
+  masks = cell.dropout_masks([T, B], key=[1, 2])
+  results = []
+  for fn in (recurrence.unroll_autodiff, unroll_fast):
+    with tf.GradientTape() as tape:
+      out, state = fn(cell, cell.project_inputs(x, z), cell.get_initial_state(B), None, masks)
+      loss = tf.reduce_sum(tf.sin(out)) + tf.reduce_sum(state[1] ** 2)
+    results.append(tape.gradient(loss, cell.trainable_weights))
+  for v, a, b in zip(cell.trainable_weights, *results):
+    np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-4 * max(1, np.abs(b).max()),
+                               err_msg=v.path)
+
+
+@pytest.mark.parametrize("kind,jit", [("lstm", True), ("hyper", True), ("layer_norm", False)])
+def test_in_tf_function(kind, jit):
+  """Inside tf.function, with XLA (jit_compile=True) and without."""
+  cell, rng = make(kind, KEEP, 7)
+  xw, init = inputs(cell, rng)
+  lengths = tf.constant([4, T, 2], tf.int32)
+  masks = cell.dropout_masks([T, B], key=[4, 4])
+  up_out = tf.constant(rng.normal(0, 1, (B, T, H)), tf.float32)
+
+  def run(fn):
+    def f(xw, init):
+      with tf.GradientTape() as tape:
+        tape.watch(tf.nest.flatten(xw) + init)
+        out, state = fn(cell, xw, init, lengths, masks)
+        loss = tf.reduce_sum(out * up_out) + tf.reduce_sum(tf.square(state[0]))
+      return [out] + state + tape.gradient(loss, tf.nest.flatten(xw) + init +
+                                           cell.trainable_weights)
+    return f
+
+  want = run(recurrence.unroll_autodiff)(xw, init)
+  got = tf.function(run(unroll_fast), jit_compile=jit)(xw, init)
+  for a, b in zip(got, want):
+    if b is None:
+      assert a is None
+      continue
+    b = tf.convert_to_tensor(b).numpy()
+    np.testing.assert_allclose(tf.convert_to_tensor(a).numpy(), b,
+                               atol=1e-4 * max(1, np.abs(b).max()))
+
+
+def test_unroll_uses_the_fast_path():
+  cell = make_cell("lstm", 4, name="c")
+  cell.build((None, 3))
+  xw = cell.project_inputs(tf.random.normal([2, 5, 3]))
+  init = cell.get_initial_state(2)
+  with tf.GradientTape() as tape:
+    tape.watch(xw)
+    out, _ = recurrence.unroll(cell, xw, init)
+  # The fast path's gradient is a custom one: its op names say so.
+  grad = tape.gradient(out, xw)
+  want, _ = recurrence.unroll_autodiff(cell, xw, init)
+  np.testing.assert_allclose(out.numpy(), want.numpy(), atol=1e-6)
+  assert recurrence.IMPLEMENTATION == "fast" and grad is not None
+
+
+def _np_loss(w, x, init, kind, lengths, masks, keep, up_out, up_state):
+  out, state = np_unroll(w, x, init, kind, E, lengths, masks, keep)
+  return float((out * up_out).sum() + sum((s * u).sum() for s, u in zip(state, up_state)))
+
+
+@pytest.mark.parametrize("kind", lstm_math.CELL_KINDS)
+def test_training_recurrence_matches_numpy(kind):
+  """The decoder's training path (project_inputs + unroll) against the float64 equations:
+  outputs and final state, and every gradient as a directional derivative (central
+  differences of the numpy loss along a random direction of each tensor)."""
+  cell, rng = make(kind, KEEP, seed=11)
+  x = rng.normal(0, 1, (B, T, D))
+  init = [rng.normal(0, 1, (B, n)) for n in cell.state_size]
+  lengths = np.array([T, 3, 5])
+  masks = cell.dropout_masks([T, B], key=[7, 7])
+  np_masks = tf.nest.map_structure(lambda m: m.numpy().astype(np.float64), masks)
+  up_out = rng.normal(0, 1, (B, T, H))
+  up_state = [rng.normal(0, 1, (B, n)) for n in cell.state_size]
+
+  x_t = tf.constant(x, tf.float32)
+  init_t = [tf.constant(v, tf.float32) for v in init]
+  with tf.GradientTape() as tape:
+    tape.watch([x_t] + init_t)
+    out, state = recurrence.unroll(cell, cell.project_inputs(x_t), init_t,
+                                   tf.constant(lengths, tf.int32), masks)
+    loss = tf.reduce_sum(out * up_out) + tf.add_n(
+        [tf.reduce_sum(s * u) for s, u in zip(state, up_state)])
+  grads = tape.gradient(loss, [x_t] + init_t + cell.trainable_weights)
+
+  w = cell_weights(cell)
+  want_out, want_state = np_unroll(w, x, init, kind, E, lengths, np_masks, KEEP)
+  np.testing.assert_allclose(out.numpy(), want_out, atol=3e-5)
+  for got, want in zip(state, want_state):
+    np.testing.assert_allclose(got.numpy(), want, atol=3e-5)
+
+  def perturbed(which, direction, eps):
+    """The numpy loss with tensor `which` moved by eps * direction."""
+    xs, inits = x, [v.copy() for v in init]
+    ws = {k: (dict(v) if isinstance(v, dict) else v) for k, v in w.items()}
+    if which == 0:
+      xs = x + eps * direction
+    elif which <= len(init):
+      inits[which - 1] = inits[which - 1] + eps * direction
+    else:
+      var = cell.trainable_weights[which - 1 - len(init)]
+      owner, name = var.path.split("/")[-2:]
+      target = ws["hyper"] if owner == "hyper_cell" else ws
+      if owner == "hyper_cell":
+        ws["hyper"] = target = dict(ws["hyper"])
+      target[name] = target[name] + eps * direction
+    return _np_loss(ws, xs, inits, kind, lengths, np_masks, KEEP, up_out, up_state)
+
+  tensors = [x] + init + [v.numpy() for v in cell.trainable_weights]
+  labels = ["x"] + [f"state {i}" for i in range(len(init))] + [
+      v.path for v in cell.trainable_weights]
+  eps = 1e-5
+  for which, (value, grad, label) in enumerate(zip(tensors, grads, labels)):
+    direction = rng.normal(size=np.shape(value))
+    numeric = (perturbed(which, direction, eps) - perturbed(which, direction, -eps)) / (2 * eps)
+    analytic = float(np.sum(tf.convert_to_tensor(grad).numpy() * direction))
+    assert abs(analytic - numeric) <= 1e-3 * max(1.0, abs(numeric)), (label, analytic, numeric)

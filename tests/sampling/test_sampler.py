@@ -1,0 +1,193 @@
+"""The compiled sampler against the teacher-forced decoder and the temperature formulas."""
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from sketch_rnn_tf.data import strokes
+from sketch_rnn_tf.layers import mdn
+from sketch_rnn_tf.model import hparams
+from sketch_rnn_tf.model.sketch_rnn import SketchRNN
+from sketch_rnn_tf.sampling.sampler import draw_point, make_noise, Sampler, temperature_params
+from sketch_rnn_tf.testing import tiny_model as model_for
+
+
+@pytest.mark.parametrize("overrides", ["", "dec_model=hyper", "conditional=false,num_classes=3"])
+def test_greedy_samples_are_the_teacher_forced_argmax(overrides):
+  m = model_for(overrides)
+  sampler = Sampler(m)
+  labels = np.array([0, 2]) if m.hp.num_classes else None
+  z = np.random.default_rng(1).normal(size=(2, m.hp.z_size)).astype(np.float32) \
+      if m.hp.conditional else None
+  s5, lengths = sampler.sample(num=2, z=z, labels=labels, greedy=True, max_len=30, seed=4)
+  # Feed the drawn points back, teacher-forced, and read the greedy choices off the MDN.
+  inputs = np.concatenate([np.tile(strokes.START_TOKEN, (2, 1, 1)), s5[:, :-1]], axis=1)
+  y, _ = m.decoder(tf.constant(inputs), None if z is None else tf.constant(z),
+                   None if labels is None else tf.constant(labels))
+  p = {k: v.numpy() for k, v in mdn.split_params(y, m.hp.num_mixture).items()}
+  for b in range(2):
+    for t in range(int(lengths[b]) + 1 if lengths[b] < 30 else 30):
+      assert s5[b, t, 2:].argmax() == p["q_logits"][b, t].argmax()
+      if t == lengths[b]:
+        break  # the end row: no offset
+      j = p["pi_logits"][b, t].argmax()
+      assert s5[b, t, 0] == pytest.approx(p["mu_x"][b, t, j], abs=1e-4)
+      assert s5[b, t, 1] == pytest.approx(p["mu_y"][b, t, j], abs=1e-4)
+
+
+def test_stop_handling_and_seeds():
+  m = model_for("")
+  sampler = Sampler(m)
+  s5, lengths = sampler.sample(num=64, temperature=1.0, max_len=40, seed=7)
+  for s, n in zip(s5, lengths):
+    ends = np.flatnonzero(s[:, 4] > 0)
+    if n < 40:
+      assert ends[0] == n and (s[n:] == strokes.END_TOKEN).all()
+    else:
+      assert len(ends) == 0
+    np.testing.assert_array_equal(s[:, 2:].sum(1), 1)
+  again, _ = sampler.sample(num=64, temperature=1.0, max_len=40, seed=7)
+  other, _ = sampler.sample(num=64, temperature=1.0, max_len=40, seed=8)
+  np.testing.assert_array_equal(s5, again)
+  assert not np.array_equal(s5, other)
+  sketches = sampler.to_stroke3_pixels(s5, lengths)
+  assert [len(s) for s in sketches] == list(lengths)
+  np.testing.assert_allclose(sketches[0][:, :2], s5[0, :lengths[0], :2] * 3.0, rtol=1e-6)
+
+
+@pytest.mark.parametrize("tau", [1.0, 0.5, 0.1])
+def test_temperature_statistics(tau):
+  n = 40000
+  mu_x, mu_y, sx, sy, rho = 0.5, -1.0, 2.0, 0.5, 0.6
+  q_logits = np.log([0.6, 0.3, 0.1])
+  params = {
+      "pi_logits": tf.constant(np.tile([[0.0, -50.0]], (n, 1)), tf.float32),
+      "mu_x": tf.constant(np.tile([[mu_x, 9.0]], (n, 1)), tf.float32),
+      "mu_y": tf.constant(np.tile([[mu_y, 9.0]], (n, 1)), tf.float32),
+      "log_sx": tf.constant(np.tile([[np.log(sx), 0.0]], (n, 1)), tf.float32),
+      "log_sy": tf.constant(np.tile([[np.log(sy), 0.0]], (n, 1)), tf.float32),
+      "rho": tf.constant(np.tile([[rho, 0.0]], (n, 1)), tf.float32),
+      "q_logits": tf.constant(np.tile(q_logits, (n, 1)), tf.float32),
+  }
+  pts = draw_point(temperature_params(params, tau), make_noise(3, 1, n)[0]).numpy()
+  dx, dy = pts[:, 0].astype(np.float64), pts[:, 1].astype(np.float64)
+  se = 4 / np.sqrt(n)  # about four standard errors
+  assert dx.mean() == pytest.approx(mu_x, abs=4 * sx * np.sqrt(tau) / np.sqrt(n))
+  assert dy.mean() == pytest.approx(mu_y, abs=4 * sy * np.sqrt(tau) / np.sqrt(n))
+  assert dx.var() == pytest.approx(sx ** 2 * tau, rel=4 * np.sqrt(2 / n))
+  assert dy.var() == pytest.approx(sy ** 2 * tau, rel=4 * np.sqrt(2 / n))
+  assert np.corrcoef(dx, dy)[0, 1] == pytest.approx(rho, abs=se)
+  q = np.exp(q_logits / tau) / np.exp(q_logits / tau).sum()
+  np.testing.assert_allclose(pts[:, 2:].mean(0), q, atol=se)
+
+
+def test_greedy_is_deterministic_and_ignores_the_seed():
+  m = model_for("")
+  sampler = Sampler(m)
+  z = np.zeros((3, m.hp.z_size), np.float32)
+  a, _ = sampler.sample(z=z, greedy=True, max_len=25, seed=1)
+  b, _ = sampler.sample(z=z, greedy=True, max_len=25, seed=99)
+  np.testing.assert_array_equal(a, b)
+
+
+def _softmax64(v):
+  v = np.asarray(v, np.float64)
+  e = np.exp(v - v.max())
+  return e / e.sum()
+
+
+def _numpy_draw(p, noise, tau):
+  """One point from MDN parameters and noise, in float64, from the paper's formulas."""
+  u_mix, u_pen, e1, e2 = np.asarray(noise, np.float64)
+  j = min(int(np.searchsorted(np.cumsum(_softmax64(p["pi_logits"] / tau)), u_mix, "right")),
+          len(p["pi_logits"]) - 1)
+  pen = min(int(np.searchsorted(np.cumsum(_softmax64(p["q_logits"] / tau)), u_pen, "right")), 2)
+  sx, sy = np.exp(p["log_sx"][j]) * np.sqrt(tau), np.exp(p["log_sy"][j]) * np.sqrt(tau)
+  rho = p["rho"][j]
+  return (p["mu_x"][j] + sx * e1, p["mu_y"][j] + sy * (rho * e1 + np.sqrt(1 - rho ** 2) * e2),
+          pen)
+
+
+@pytest.mark.parametrize("overrides", ["", "dec_model=hyper", "conditional=false,num_classes=3"])
+def test_each_sampled_point_follows_the_teacher_forced_mixture(overrides):
+  """Every step of the compiled loop draws, with its noise, exactly what a float64 draw
+  from the teacher-forced decoder's parameters gives: the loop's per-step mixture
+  parameters are the model's."""
+  from sketch_rnn_tf.sampling import sampler as sampler_lib
+  m = model_for(overrides)
+  bias = m.decoder.head.weights[-1]
+  bias.assign(bias.numpy() - 3.0 * (np.arange(bias.shape[0]) == 2))  # end-of-sketch rarer
+  sampler = Sampler(m)
+  batch, steps, tau, seed = 8, 25, 0.7, 11
+  labels = np.arange(batch) % 3 if m.hp.num_classes else None
+  z = np.random.default_rng(2).normal(size=(batch, m.hp.z_size)).astype(np.float32) \
+      if m.hp.conditional else None
+  s5, lengths = sampler.sample(num=batch, z=z, labels=labels, temperature=tau, max_len=steps,
+                               seed=seed)
+  noise = sampler_lib.make_noise(seed, steps, batch).numpy()
+  inputs = np.concatenate([np.tile(strokes.START_TOKEN, (batch, 1, 1)), s5[:, :-1]], axis=1)
+  y, _ = m.decoder(tf.constant(inputs), None if z is None else tf.constant(z),
+                   None if labels is None else tf.constant(labels))
+  p = {k: v.numpy().astype(np.float64) for k, v in mdn.split_params(y, m.hp.num_mixture).items()}
+  checked = 0
+  for b in range(batch):
+    for t in range(min(int(lengths[b]) + 1, steps)):
+      dx, dy, pen = _numpy_draw({k: v[b, t] for k, v in p.items()}, noise[t, b], tau)
+      assert s5[b, t, 2:].argmax() == pen, (b, t)
+      if pen == 2:
+        break
+      np.testing.assert_allclose(s5[b, t, :2], [dx, dy], atol=1e-4 * (1 + abs(dx) + abs(dy)))
+      checked += 1
+  assert checked >= 20
+
+
+@pytest.mark.parametrize("tau", [1.0, 0.4])
+def test_mixture_and_pen_choices_follow_the_tempered_softmax(tau):
+  n = 40000
+  pi_logits = np.log([0.5, 0.3, 0.15, 0.05])
+  params = {k: tf.zeros([n, 4]) for k in ("mu_x", "mu_y", "log_sx", "log_sy", "rho")}
+  params["mu_x"] = tf.constant(np.tile([[0.0, 1.0, 2.0, 3.0]], (n, 1)), tf.float32)
+  params["pi_logits"] = tf.constant(np.tile(pi_logits, (n, 1)), tf.float32)
+  params["q_logits"] = tf.constant(np.tile(np.log([0.2, 0.7, 0.1]), (n, 1)), tf.float32)
+  pts = draw_point(temperature_params(params, tau), make_noise(5, 1, n)[0], greedy=False).numpy()
+  se = 4 * np.sqrt(0.25 / n)
+  expected_pen = _softmax64(np.log([0.2, 0.7, 0.1]) / tau)
+  np.testing.assert_allclose(pts[:, 2:].mean(0), expected_pen, atol=se)
+  # Mixture frequencies: with all sigmas ~0 the offset is the chosen mean itself.
+  params["log_sx"] = tf.fill([n, 4], -30.0)
+  params["log_sy"] = tf.fill([n, 4], -30.0)
+  pts = draw_point(temperature_params(params, tau), make_noise(6, 1, n)[0]).numpy()
+  freq = np.bincount(np.rint(pts[:, 0]).astype(int), minlength=4) / n
+  np.testing.assert_allclose(freq, _softmax64(pi_logits / tau), atol=se)
+
+
+def test_a_longer_max_len_extends_the_same_drawing():
+  m = model_for("")
+  sampler = Sampler(m)
+  short, _ = sampler.sample(num=8, temperature=0.8, max_len=15, seed=3)
+  long, _ = sampler.sample(num=8, temperature=0.8, max_len=40, seed=3)
+  np.testing.assert_allclose(long[:, :15], short, atol=1e-5)
+
+
+@pytest.mark.parametrize("overrides", ["", "dec_model=hyper,conditional=false"])
+def test_priming_gives_the_teacher_forced_state(overrides):
+  """After prime(partial), one step from (state, prev) yields the MDN output that the
+  teacher-forced decoder produces at that position of the whole sketch."""
+  from sketch_rnn_tf.sampling import sampler as sampler_lib
+  m = model_for(overrides)
+  sampler = Sampler(m)
+  rng = np.random.default_rng(3)
+  full = np.concatenate([rng.normal(0, 6, (30, 2)), (rng.random((30, 1)) < 0.2)], 1)
+  full = full.astype(np.float32)
+  n = 17
+  z = rng.normal(size=(1, m.hp.z_size)).astype(np.float32) if m.hp.conditional else None
+  state, prev = sampler.prime([full[:n]], z=z)
+  cond = m.decoder.conditioning(None if z is None else tf.constant(z), None)
+  y_step, _ = sampler_lib.decoder_step(m.decoder, cond, state, tf.constant(prev))
+  s5 = strokes.to_stroke5(strokes.normalize(full, m.scale_factor), 30, start_token=True)
+  y_full, _ = m.decoder(tf.constant(s5[None, :-1]), None if z is None else tf.constant(z))
+  np.testing.assert_allclose(y_step.numpy()[0], y_full.numpy()[0, n], atol=1e-5)
+  endings = sampler.complete(full[:n], num=3, temperature=0.5, seed=1, z=z)
+  assert len(endings) == 3
+  for e in endings:
+    np.testing.assert_array_equal(e[:n], full[:n])
+  assert len({len(e) for e in endings} | {e[n:].tobytes() for e in endings}) > 1
