@@ -119,7 +119,8 @@ def unroll_fast(cell, xw, initial_state, lengths=None, keep_masks=None):
 
     def body(t, state, out_ta, tas):
       x_t = tuple(x[:, t] for x in xw_in) if hyper else xw_in[0][:, t]
-      new_h, new_state, kept = lstm_math.step(spec, w, x_t, state, masks_at(t), keep=True)
+      new_h, new_state, kept = lstm_math.step(spec, w, x_t, state, masks_at(t), keep=True,
+                                              means="matmul")
       if lengths is not None:
         alive = (t < lengths)[:, None]
         new_state = [tf.where(alive, n, o) for n, o in zip(new_state, state)]
@@ -172,7 +173,7 @@ def unroll_fast(cell, xw, initial_state, lengths=None, keep_masks=None):
           # Gradients of the 12 scales/biases, and the scales themselves.
           dab = tf.concat([dpre4 * x4, dpre4 * h4, dpre4], 1)             # [B, 12, H]
           dz = tf.reshape(tf.einsum("bgh,geh->bge", dab, w["w_ab"]), [batch, 12 * emb])
-          alpha = lstm_math.hyper_scales(spec, w, kept["z"][t])[:, :8]
+          alpha = lstm_math.hyper_scales(spec, w, kept["z"][t], count=8)
           dxw_t = tf.reshape(alpha[:, :4] * dpre4, [batch, 4 * units])
           dhw = tf.reshape(alpha[:, 4:] * dpre4, [batch, 4 * units])
           dhh_new = tf.matmul(dz, w_z_t) + carried[3]

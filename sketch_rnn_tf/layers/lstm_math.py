@@ -38,9 +38,11 @@ them once, not once per step. Two input layouts:
   kernel [W_x; W_h]^T with transpose_b (weights "w_xh_t" [4H, D + H]); TF.js's
   CPU matmul reads rows of W^T contiguously and runs this ~1.5x faster.
 
-XLA CPU notes (measured): a large reduce_mean becomes a slow reduce-window, so
-layer-norm means are matmuls with a ones vector; a concat along the minor axis
-in a fused loop is slow, so the 4 gates are joined with a stack on axis 1.
+XLA CPU notes (measured): in the training recurrence a reduce_mean became a
+slow reduce-window, so there (`means="matmul"`) layer-norm means are matmuls
+with a ones vector, while one drawing step is faster with a plain reduction
+(`means="reduce"`, the default); a concat along the minor axis in a fused loop
+is slow, so the 4 gates are joined with a stack on axis 1.
 """
 from __future__ import annotations
 
@@ -84,21 +86,27 @@ class CellSpec:
     return sizes + ([] if self.hyper is None else [self.hyper.units] * 2)
 
 
-def row_mean(x3):
-  """Mean over the last axis of [B, G, n], keepdims, as a matmul with a ones vector."""
+MEANS = ("reduce", "matmul")
+
+
+def row_mean(x3, means="matmul"):
+  """Mean over the last axis of [B, G, n], keepdims: a reduction, or a matmul with a
+  ones vector (see the module docstring)."""
+  if means == "reduce":
+    return tf.reduce_mean(x3, axis=-1, keepdims=True)
   n = x3.shape[-1]
   shape = tf.shape(x3)
   mean = tf.matmul(tf.reshape(x3, [-1, n]), tf.fill([n, 1], tf.constant(1.0 / n, x3.dtype)))
   return tf.reshape(mean, [shape[0], shape[1], 1])
 
 
-def layer_norm(x, groups):
+def layer_norm(x, groups, means="reduce"):
   """x [B, groups * n] normalised per group of n units: (normalised, 1/std [B, groups])."""
   units = x.shape[-1] // groups
   shape = tf.shape(x)
   g = tf.reshape(x, [shape[0], groups, units])
-  d = g - row_mean(g)
-  rstd = tf.math.rsqrt(row_mean(d * d) + LN_EPSILON)
+  d = g - row_mean(g, means)
+  rstd = tf.math.rsqrt(row_mean(d * d, means) + LN_EPSILON)
   return tf.reshape(d * rstd, shape), tf.reshape(rstd, [shape[0], groups])
 
 
@@ -129,14 +137,14 @@ def recurrent_dropout(v, mask, keep_prob):
   return v * mask / keep_prob
 
 
-def lstm_update(spec, w, s, c, mask=None):
+def lstm_update(spec, w, s, c, mask=None, means="reduce"):
   """The LSTM update from pre-activations s (before LN, or before the bias when plain).
 
   Returns (h', c', saved): saved holds what `lstm_update_grad` needs.
   """
   saved = {}
   if spec.layer_norm:
-    n, rstd = layer_norm(s, 4)
+    n, rstd = layer_norm(s, 4, means)
     a = n * w["ln_gamma"] + w["ln_beta"]
     saved.update(n=n, rstd=rstd)
   else:
@@ -145,7 +153,7 @@ def lstm_update(spec, w, s, c, mask=None):
   si, g, sf, so = tf.sigmoid(i), tf.tanh(j), tf.sigmoid(f + spec.forget_bias), tf.sigmoid(o)
   new_c = c * sf + si * recurrent_dropout(g, mask, spec.keep_prob)
   if spec.layer_norm:
-    nc, rstd_c = layer_norm(new_c, 1)
+    nc, rstd_c = layer_norm(new_c, 1, means)
     cc = nc * w["ln_c_gamma"] + w["ln_c_beta"]
     saved.update(nc=nc, rstd_c=rstd_c)
   else:
@@ -211,13 +219,15 @@ def prepare(spec, w):
               bias4=tf.reshape(w["bias"], [4, spec.units]))
 
 
-def hyper_scales(spec, w, z):
-  """The 12 scales/biases [B, 12, H] (alpha_x, alpha_h, beta per gate) from embeddings z."""
+def hyper_scales(spec, w, z, count=12):
+  """The first `count` of the 12 scales/biases [B, count, H] (4 alpha_x, 4 alpha_h, 4 beta,
+  one per gate) from the embeddings z [B, 12E]."""
   batch = tf.shape(z)[0]
-  return tf.einsum("bge,geh->bgh", tf.reshape(z, [batch, 12, spec.embedding_size]), w["w_ab"])
+  z3 = tf.reshape(z, [batch, 12, spec.embedding_size])[:, :count]
+  return tf.einsum("bge,geh->bgh", z3, w["w_ab"][:count])
 
 
-def step(spec, w, x, state, masks=None, layout="projected", keep=False):
+def step(spec, w, x, state, masks=None, layout="projected", keep=False, means="reduce"):
   """One step of a cell.
 
   spec: the CellSpec. w: `prepare`d weights. x: the input projection x W_x
@@ -225,6 +235,7 @@ def step(spec, w, x, state, masks=None, layout="projected", keep=False):
   layout; the input itself in the "stacked_transposed" layout. state: [c, h]
   or [c, h, hyper_c, hyper_h]. masks: the dropout keep mask [B, H] (a pair for
   a HyperLSTM) or None. keep: also return the values the backward pass needs.
+  means: how layer norm takes its means, one of MEANS (see the module docstring).
   Returns (h', new state, kept); kept is {} unless `keep`.
   """
   if layout not in LAYOUTS:
@@ -246,7 +257,7 @@ def step(spec, w, x, state, masks=None, layout="projected", keep=False):
     hc, hh = state[2], state[3]
     hw_h = w["hyper"]
     s_hyp = hyper_xw + tf.matmul(tf.concat([h, hh], 1), hw_h["w_h"])
-    new_hh, new_hc, hsaved = lstm_update(spec.hyper, hw_h, s_hyp, hc, hyper_mask)
+    new_hh, new_hc, hsaved = lstm_update(spec.hyper, hw_h, s_hyp, hc, hyper_mask, means)
     hw = tf.matmul(h, w["w_h"])
     z = tf.matmul(new_hh, w["w_z"]) + w["b_z"]
     ab = hyper_scales(spec, w, z)
@@ -259,7 +270,7 @@ def step(spec, w, x, state, masks=None, layout="projected", keep=False):
     if keep:
       kept.update({"hyp_" + k: v for k, v in hsaved.items()})
       kept.update(hc_in=hc, hh_in=hh, hh_out=new_hh, hw=hw, z=z)
-  new_h, new_c, saved = lstm_update(spec, w, s, c, main_mask)
+  new_h, new_c, saved = lstm_update(spec, w, s, c, main_mask, means)
   if keep:
     kept.update(saved)
   return new_h, [new_c, new_h] + new_state, kept

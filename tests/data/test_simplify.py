@@ -187,17 +187,10 @@ def test_bad_epsilon_and_backend_are_refused():
 # ----------------------------------------------------------------- properties
 
 
-@settings(max_examples=150, deadline=None)
-@given(line=INT_LINES, epsilon=EPSILONS)
-def test_numpy_matches_rdp_package_and_reference_on_integer_points(line, epsilon):
-  expected = simplify.rdp_simplify(line, epsilon, "rdp")
-  np.testing.assert_array_equal(simplify.rdp_simplify(line, epsilon, "numpy"), expected)
-  np.testing.assert_array_equal(line[reference_rdp(line, epsilon)], expected)
-
-
-@settings(max_examples=150, deadline=None)
-@given(line=FLOAT_LINES, epsilon=EPSILONS)
-def test_numpy_matches_rdp_package_and_reference_on_float_points(line, epsilon):
+@settings(max_examples=300, deadline=None)
+@given(line=st.one_of(INT_LINES, FLOAT_LINES), epsilon=EPSILONS)
+def test_numpy_matches_rdp_package_and_reference(line, epsilon):
+  """On integer (as in the data) and float points alike."""
   expected = simplify.rdp_simplify(line, epsilon, "rdp")
   np.testing.assert_array_equal(simplify.rdp_simplify(line, epsilon, "numpy"), expected)
   np.testing.assert_array_equal(line[reference_rdp(line, epsilon)], expected)

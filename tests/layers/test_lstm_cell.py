@@ -1,5 +1,7 @@
 """Each cell variant's step against a float64 numpy implementation of the equations,
 and the cell as a Keras RNN cell."""
+import functools
+
 import keras
 import numpy as np
 import pytest
@@ -72,42 +74,25 @@ def test_bidirectional_and_training_dropout(kind):
   np.testing.assert_allclose(rnn(x).numpy(), plain.numpy())   # inference: deterministic
 
 
-@pytest.mark.parametrize("kind", lstm_math.CELL_KINDS)
-def test_sampler_step_matches_numpy(kind):
-  """sampler.decoder_step (the sampler's and the SavedModel's step): cell and MDN head."""
+@pytest.mark.parametrize("path, kind", [("sampler", k) for k in lstm_math.CELL_KINDS] +
+                         [("tfjs", "lstm")])
+def test_decode_step_matches_numpy(path, kind):
+  """The decode steps that are not the cell's own: sampler.decoder_step (the sampler's and
+  the SavedModel's) and the TF.js graph's plain-LSTM step (stacked, transposed weights)."""
+  from sketch_rnn_tf.export import tfjs_graphs
   model = SketchRNN(hparams.get("tiny", f"dec_model={kind}"))
   model.build()
   rng = randomise(model, seed=4, std=0.3)
+  step = (functools.partial(sampler.decoder_step, model.decoder) if path == "sampler"
+          else tfjs_graphs.TfjsGraphs(model).plain_lstm_step)
   cell, dense = model.decoder.cell, model.decoder.head.dense
   prev = rng.normal(size=(B, 5))
   cond = rng.normal(size=(B, model.hp.z_size))
   state = [rng.normal(size=(B, n)) for n in cell.state_size]
-  y, new_state = sampler.decoder_step(model.decoder, tf.constant(cond, tf.float32),
-                                      [tf.constant(v, tf.float32) for v in state],
-                                      tf.constant(prev, tf.float32))
+  y, new_state = step(tf.constant(cond, tf.float32), [tf.constant(v, tf.float32) for v in state],
+                      tf.constant(prev, tf.float32))
   ref_h, ref_state = np_cell_step(cell_weights(cell), np.concatenate([prev, cond], 1), state,
                                   kind, model.hp.hyper_embedding_size)
-  ref_y = ref_h @ dense.kernel.numpy().astype(np.float64) + dense.bias.numpy()
-  np.testing.assert_allclose(y.numpy(), ref_y, atol=5e-5)
-  for got, want in zip(new_state, ref_state):
-    np.testing.assert_allclose(got.numpy(), want, atol=3e-5)
-
-
-def test_tfjs_step_matches_numpy():
-  """The TF.js graph's plain-LSTM step (stacked, transposed weights) against numpy."""
-  from sketch_rnn_tf.export import tfjs_graphs
-  model = SketchRNN(hparams.get("tiny", "dec_model=lstm"), scale_factor=1.0)
-  model.build()
-  rng = randomise(model, seed=5, std=0.3)
-  cell, dense = model.decoder.cell, model.decoder.head.dense
-  prev = rng.normal(size=(B, 5))
-  cond = rng.normal(size=(B, model.hp.z_size))
-  state = [rng.normal(size=(B, n)) for n in cell.state_size]
-  y, new_state = tfjs_graphs.TfjsGraphs(model).plain_lstm_step(tf.constant(cond, tf.float32),
-                                         [tf.constant(v, tf.float32) for v in state],
-                                         tf.constant(prev, tf.float32))
-  ref_h, ref_state = np_cell_step(cell_weights(cell), np.concatenate([prev, cond], 1), state,
-                                  "lstm")
   ref_y = ref_h @ dense.kernel.numpy().astype(np.float64) + dense.bias.numpy()
   np.testing.assert_allclose(y.numpy(), ref_y, atol=5e-5)
   for got, want in zip(new_state, ref_state):
