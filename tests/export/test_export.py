@@ -366,7 +366,10 @@ def test_model_kinds(overrides, tmp_path):
                                  max_len=int(x["max_len"][b]), seed=int(x["seed"][b]))
     n = int(lengths[0])
     assert got["lengths"][b] == n
-    np.testing.assert_allclose(got["strokes"][b, :n, :2] / 7.0, s5[0, :n, :2], atol=TOL)
+    # The SavedModel's graph and the sampler's XLA loop round differently; over a long
+    # drawing the offsets (up to ~5 units) differ by a few float32 ulps of their size.
+    np.testing.assert_allclose(got["strokes"][b, :n, :2] / 7.0, s5[0, :n, :2], atol=TOL,
+                               rtol=1e-5)
     np.testing.assert_array_equal(got["strokes"][b, :n, 2:], s5[0, :n, 2:])
   if hp.num_classes:
     with pytest.raises(tf.errors.InvalidArgumentError, match="labels must be < num_classes"):
