@@ -137,16 +137,18 @@ def recurrent_dropout(v, mask, keep_prob):
   return v * mask / keep_prob
 
 
-def lstm_update(spec, w, s, c, mask=None, means="reduce"):
+def lstm_update(spec, w, s, c, mask=None, means="reduce", keep=False):
   """The LSTM update from pre-activations s (before LN, or before the bias when plain).
 
-  Returns (h', c', saved): saved holds what `lstm_update_grad` needs.
+  Returns (h', c', saved): with `keep`, saved holds what `lstm_update_grad` needs
+  (else {}: a drawing step makes nothing it does not use).
   """
   saved = {}
   if spec.layer_norm:
     n, rstd = layer_norm(s, 4, means)
     a = n * w["ln_gamma"] + w["ln_beta"]
-    saved.update(n=n, rstd=rstd)
+    if keep:
+      saved.update(n=n, rstd=rstd)
   else:
     a = s + w["bias"]
   i, j, f, o = split_gates(a)
@@ -155,11 +157,13 @@ def lstm_update(spec, w, s, c, mask=None, means="reduce"):
   if spec.layer_norm:
     nc, rstd_c = layer_norm(new_c, 1, means)
     cc = nc * w["ln_c_gamma"] + w["ln_c_beta"]
-    saved.update(nc=nc, rstd_c=rstd_c)
+    if keep:
+      saved.update(nc=nc, rstd_c=rstd_c)
   else:
     cc = new_c
   tc = tf.tanh(cc)
-  saved.update(acts=join_gates([si, g, sf, so]), tc=tc)
+  if keep:
+    saved.update(acts=join_gates([si, g, sf, so]), tc=tc)
   return tc * so, new_c, saved
 
 
@@ -257,7 +261,7 @@ def step(spec, w, x, state, masks=None, layout="projected", keep=False, means="r
     hc, hh = state[2], state[3]
     hw_h = w["hyper"]
     s_hyp = hyper_xw + tf.matmul(tf.concat([h, hh], 1), hw_h["w_h"])
-    new_hh, new_hc, hsaved = lstm_update(spec.hyper, hw_h, s_hyp, hc, hyper_mask, means)
+    new_hh, new_hc, hsaved = lstm_update(spec.hyper, hw_h, s_hyp, hc, hyper_mask, means, keep)
     hw = tf.matmul(h, w["w_h"])
     z = tf.matmul(new_hh, w["w_z"]) + w["b_z"]
     ab = hyper_scales(spec, w, z)
@@ -270,7 +274,7 @@ def step(spec, w, x, state, masks=None, layout="projected", keep=False, means="r
     if keep:
       kept.update({"hyp_" + k: v for k, v in hsaved.items()})
       kept.update(hc_in=hc, hh_in=hh, hh_out=new_hh, hw=hw, z=z)
-  new_h, new_c, saved = lstm_update(spec, w, s, c, main_mask, means)
+  new_h, new_c, saved = lstm_update(spec, w, s, c, main_mask, means, keep)
   if keep:
     kept.update(saved)
   return new_h, [new_c, new_h] + new_state, kept
