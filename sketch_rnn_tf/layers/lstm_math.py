@@ -144,23 +144,19 @@ def lstm_update(spec, w, s, c, mask=None, means="reduce", keep=False):
   (else {}: a drawing step makes nothing it does not use).
   """
   saved = {}
-  if spec.layer_norm:
-    n, rstd = layer_norm(s, 4, means)
-    a = n * w["ln_gamma"] + w["ln_beta"]
+
+  def normed(x, groups, prefix, n_key, rstd_key):
+    """gamma * LN(x) + beta with the prefix's gain and bias, keeping LN's values."""
+    n, rstd = layer_norm(x, groups, means)
     if keep:
-      saved.update(n=n, rstd=rstd)
-  else:
-    a = s + w["bias"]
+      saved.update({n_key: n, rstd_key: rstd})
+    return n * w[prefix + "gamma"] + w[prefix + "beta"]
+
+  a = normed(s, 4, "ln_", "n", "rstd") if spec.layer_norm else s + w["bias"]
   i, j, f, o = split_gates(a)
   si, g, sf, so = tf.sigmoid(i), tf.tanh(j), tf.sigmoid(f + spec.forget_bias), tf.sigmoid(o)
   new_c = c * sf + si * recurrent_dropout(g, mask, spec.keep_prob)
-  if spec.layer_norm:
-    nc, rstd_c = layer_norm(new_c, 1, means)
-    cc = nc * w["ln_c_gamma"] + w["ln_c_beta"]
-    if keep:
-      saved.update(nc=nc, rstd_c=rstd_c)
-  else:
-    cc = new_c
+  cc = normed(new_c, 1, "ln_c_", "nc", "rstd_c") if spec.layer_norm else new_c
   tc = tf.tanh(cc)
   if keep:
     saved.update(acts=join_gates([si, g, sf, so]), tc=tc)
