@@ -27,3 +27,8 @@ EXPORT_MAX_LEN_LIMIT = 1000
 
 # tf.distribute strategies of the trainer: one device, all local devices, TF_CONFIG workers.
 STRATEGIES = ("default", "mirrored", "multi_worker")
+
+# How the recurrences' matmuls compute (utils/compute_path.py, --precision); "auto" picks
+# one for the machine, as it picks XLA or graph mode (--jit_compile).
+AUTO = "auto"
+PRECISIONS = ("float32", "bfloat16")

@@ -45,7 +45,11 @@ flags.DEFINE_string("out", None, "Output .svg or .png.")
 flags.DEFINE_float("cell", 128.0, "Size of one sketch in the grid (pixels).")
 flags.DEFINE_bool("color_strokes", False, "One colour per stroke.")
 flags.DEFINE_bool("labels", True, "Label each drawing.")
-flags.DEFINE_bool("jit_compile", True, "Compile the sampling loop with XLA.")
+flags.DEFINE_bool("jit_compile", None, "Compile the sampling loop with XLA (--nojit_compile: "
+                  "graph mode); unset: chosen for the machine, printed.")
+flags.DEFINE_enum("precision", defaults.AUTO, (defaults.AUTO,) + defaults.PRECISIONS,
+                  "The decoder step's matmuls: bfloat16 weights (half the bytes each step "
+                  "reads) or float32; auto: chosen for the machine, printed.")
 
 
 def _temperatures():
@@ -100,7 +104,7 @@ def main(argv):
   from sketch_rnn_tf.data import sketch_input
   from sketch_rnn_tf.sampling import applications
   from sketch_rnn_tf.sampling.sampler import Sampler
-  from sketch_rnn_tf.utils import run_dir
+  from sketch_rnn_tf.utils import compute_path, run_dir
   try:
     inputs = sketch_input.read_all(FLAGS.input)
   except sketch_input.SketchInputError as e:
@@ -108,7 +112,12 @@ def main(argv):
   if FLAGS.keep_strokes:
     inputs = [(n, sketch_input.keep_strokes(s, FLAGS.keep_strokes)) for n, s in inputs]
   model = run_dir.load_model(FLAGS.model_dir, FLAGS.checkpoint)
-  sampler = Sampler(model, jit_compile=FLAGS.jit_compile)
+  path = compute_path.choose(compute_path.detect(),
+                             compute_path.AUTO if FLAGS.jit_compile is None else FLAGS.jit_compile,
+                             FLAGS.precision, what="drawing")
+  print(path.line("drawing"), flush=True)
+  model.set_precision(path.precision)
+  sampler = Sampler(model, jit_compile=path.jit_compile)
   try:
     grid = draw(sampler, FLAGS.mode, inputs, taus, FLAGS.num, _class_id(model))
   except ValueError as e:

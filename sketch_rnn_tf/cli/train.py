@@ -17,6 +17,7 @@ from absl import flags
 
 from sketch_rnn_tf import defaults
 from sketch_rnn_tf.cli import common
+from sketch_rnn_tf.utils import compute_path
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("model_dir", "runs/sketch_rnn", "The run directory: checkpoints, hparams, "
@@ -34,10 +35,12 @@ flags.DEFINE_integer("log_every", 50, "Print progress and write scalars every N 
 flags.DEFINE_integer("seed", 0, "Seed for data order, augmentation, dropout and z noise.")
 flags.DEFINE_enum("strategy", "default", defaults.STRATEGIES,
                   "tf.distribute strategy: one device, all local GPUs, or TF_CONFIG workers.")
-flags.DEFINE_bool("mixed_precision", False, "Compute in bfloat16 with float32 weights "
-                  "(mixed_bfloat16: GPUs since Ampere, TPUs, CPUs with AVX512_BF16; needs no "
-                  "loss scaling).")
-flags.DEFINE_bool("jit_compile", True, "XLA-compile the train step.")
+flags.DEFINE_enum("precision", defaults.AUTO, (defaults.AUTO,) + defaults.PRECISIONS,
+                  "The recurrences' matmuls: bfloat16 operands (float32 weights, state and "
+                  "loss) or float32; auto: bfloat16 where the CPU has bfloat16 matrix units "
+                  "(AMX, AVX512-BF16) or the GPU has bfloat16 tensor cores.")
+flags.DEFINE_bool("jit_compile", None, "XLA-compile the train step (--nojit_compile: graph "
+                  "mode); unset: chosen for the machine, printed at the start.")
 flags.DEFINE_integer("max_nonfinite", 20, "Stop after this many non-finite steps in a row.")
 flags.DEFINE_integer("keep_checkpoints", 3, "How many recent checkpoints to keep.")
 flags.DEFINE_integer("eval_batches", 0, "Validation batches per evaluation (0: all).")
@@ -59,7 +62,8 @@ def main(argv):
       manual_dir=FLAGS.manual_dir, preset=FLAGS.preset, hparams=FLAGS.hparams,
       steps=FLAGS.steps, eval_every=FLAGS.eval_every, save_every=FLAGS.save_every,
       log_every=FLAGS.log_every, seed=FLAGS.seed, strategy=FLAGS.strategy,
-      mixed_precision=FLAGS.mixed_precision, jit_compile=FLAGS.jit_compile,
+      precision=FLAGS.precision,
+      jit_compile=compute_path.AUTO if FLAGS.jit_compile is None else FLAGS.jit_compile,
       max_nonfinite=FLAGS.max_nonfinite, keep_checkpoints=FLAGS.keep_checkpoints,
       eval_batches=FLAGS.eval_batches)
   try:

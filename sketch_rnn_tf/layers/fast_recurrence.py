@@ -42,8 +42,8 @@ def time_major(t):
 
 
 def _sum_rows(x):
-  """Sum over the rows of [N, n] as a matmul (see the module docstring)."""
-  return tf.matmul(tf.ones([1, tf.shape(x)[0]], x.dtype), x)[0]
+  """Sum over the rows of [N, n] as a matmul (see the module docstring), float32."""
+  return tf.cast(tf.matmul(tf.ones([1, tf.shape(x)[0]], x.dtype), x)[0], tf.float32)
 
 
 def _flat2(t):
@@ -52,8 +52,8 @@ def _flat2(t):
 
 
 def _matmul_steps(a, b):
-  """Sum over steps and batch of a^T b: [T, B, m], [T, B, n] -> [m, n]."""
-  return tf.matmul(_flat2(a), _flat2(b), transpose_a=True)
+  """Sum over steps and batch of a^T b: [T, B, m], [T, B, n] -> [m, n] float32."""
+  return tf.cast(tf.matmul(_flat2(a), _flat2(b), transpose_a=True), tf.float32)
 
 
 def _zeros_if_none(g, like):
@@ -63,6 +63,11 @@ def _zeros_if_none(g, like):
 def _gate_keys(prefix, layer_norm):
   return [prefix + k for k in ("acts", "tc") + (("n", "rstd", "nc", "rstd_c")
                                                  if layer_norm else ())]
+
+
+# Saved values that the backward pass uses only as matmul operands: kept in the
+# matmul dtype (bfloat16 halves what they hold).
+_MATMUL_KEPT = frozenset(("h_in", "hh_in", "hh_out", "z", "hw"))
 
 
 def _kept_names(spec):
@@ -95,6 +100,10 @@ def unroll_fast(cell, xw, initial_state, lengths=None, keep_masks=None):
 
   units = spec.units
   emb = spec.embedding_size
+  mdt = tf.as_dtype(spec.matmul_dtype)
+
+  def kept_dtype(name):
+    return mdt if name in _MATMUL_KEPT else dtype
 
   def mask_at(k, t):
     return None if masks[k] is None else masks[k][t]
@@ -114,8 +123,8 @@ def unroll_fast(cell, xw, initial_state, lengths=None, keep_masks=None):
     steps = tf.shape(xw_in[0])[1]
     kept_names = _kept_names(spec)
 
-    def ta():
-      return tf.TensorArray(dtype, size=steps)
+    def ta(dt=dtype):
+      return tf.TensorArray(dt, size=steps)
 
     def body(t, state, out_ta, tas):
       x_t = tuple(x[:, t] for x in xw_in) if hyper else xw_in[0][:, t]
@@ -124,12 +133,12 @@ def unroll_fast(cell, xw, initial_state, lengths=None, keep_masks=None):
       if lengths is not None:
         alive = (t < lengths)[:, None]
         new_state = [tf.where(alive, n, o) for n, o in zip(new_state, state)]
-      tas = {k: tas[k].write(t, kept[k]) for k in kept_names}
+      tas = {k: tas[k].write(t, tf.cast(kept[k], kept_dtype(k))) for k in kept_names}
       return t + 1, new_state, out_ta.write(t, new_h), tas
 
     _, final_state, out_ta, tas = tf.while_loop(
         lambda t, *_: t < steps, body,
-        (tf.constant(0), state0, ta(), {k: ta() for k in kept_names}),
+        (tf.constant(0), state0, ta(), {k: ta(kept_dtype(k)) for k in kept_names}),
         maximum_iterations=steps)
     kept = {k: v.stack() for k, v in tas.items()}   # time-major [T, B, n]
     out = time_major(out_ta.stack())
@@ -139,10 +148,10 @@ def unroll_fast(cell, xw, initial_state, lengths=None, keep_masks=None):
       dout = _zeros_if_none(dys[0], out)             # [B, T, H]: step t reads dout[:, t]
       dfinal = [_zeros_if_none(g, s) for g, s in zip(dys[1:], final_state)]
       # Transposed once here, not in every step's matmul.
-      w_h_t = tf.transpose(wt["w_h"])
+      w_h_t = tf.transpose(w["w_h"])
       if hyper:
         w_z_t = tf.transpose(w["w_z"])
-        hyper_w_h_t = tf.transpose(wt["hyper"]["w_h"])
+        hyper_w_h_t = tf.transpose(w["hyper"]["w_h"])
       acc0 = {"m": lstm_math.zero_grad_acc(spec, batch, dtype)}
       if hyper:
         acc0["h"] = lstm_math.zero_grad_acc(spec.hyper, batch, dtype)
@@ -164,48 +173,49 @@ def unroll_fast(cell, xw, initial_state, lengths=None, keep_masks=None):
             spec, w, dout[:, t] + carried[1], carried[0], saved_of("", t, spec.layer_norm),
             kept["c_in"][t], mask_at(0, t), acc["m"])
         if not hyper:
-          new_d = [dc_in, tf.matmul(dpre, w_h_t)]
-          gtas = {"ds": gtas["ds"].write(t, dpre)}
+          new_d = [dc_in, lstm_math.matmul(dpre, w_h_t)]
+          gtas = {"ds": gtas["ds"].write(t, tf.cast(dpre, mdt))}
         else:
           dpre4 = tf.reshape(dpre, [batch, 4, units])
           x4 = tf.reshape(xw_in[0][:, t], [batch, 4, units])
-          h4 = tf.reshape(kept["hw"][t], [batch, 4, units])
+          h4 = tf.reshape(tf.cast(kept["hw"][t], dtype), [batch, 4, units])
           # Gradients of the 12 scales/biases, and the scales themselves.
           dab = tf.concat([dpre4 * x4, dpre4 * h4, dpre4], 1)             # [B, 12, H]
-          dz = tf.reshape(tf.einsum("bgh,geh->bge", dab, w["w_ab"]), [batch, 12 * emb])
+          dz = tf.reshape(tf.cast(tf.einsum("bgh,geh->bge", tf.cast(dab, mdt), w["w_ab"]),
+                                  dtype), [batch, 12 * emb])
           alpha = lstm_math.hyper_scales(spec, w, kept["z"][t], count=8)
           dxw_t = tf.reshape(alpha[:, :4] * dpre4, [batch, 4 * units])
           dhw = tf.reshape(alpha[:, 4:] * dpre4, [batch, 4 * units])
-          dhh_new = tf.matmul(dz, w_z_t) + carried[3]
+          dhh_new = lstm_math.matmul(dz, w_z_t) + carried[3]
           ds_hyp, dhc_in, acc["h"] = lstm_math.lstm_update_grad(
               spec.hyper, w["hyper"], dhh_new, carried[2], saved_of("hyp_", t, True),
               kept["hc_in"][t], mask_at(1, t), acc["h"])
-          dr = tf.matmul(ds_hyp, hyper_w_h_t)                    # [B, H + HH]
-          dh_in = tf.matmul(dhw, w_h_t) + dr[:, :units]
+          dr = lstm_math.matmul(ds_hyp, hyper_w_h_t)             # [B, H + HH]
+          dh_in = lstm_math.matmul(dhw, w_h_t) + dr[:, :units]
           new_d = [dc_in, dh_in, dhc_in, dr[:, units:]]
-          gtas = {"dxw": gtas["dxw"].write(t, dxw_t), "dhw": gtas["dhw"].write(t, dhw),
-                  "dab": gtas["dab"].write(t, tf.reshape(dab, [batch, 12 * units])),
-                  "dz": gtas["dz"].write(t, dz), "ds_hyp": gtas["ds_hyp"].write(t, ds_hyp)}
+          new_g = {"dxw": dxw_t, "dhw": dhw, "dab": tf.reshape(dab, [batch, 12 * units]),
+                   "dz": dz, "ds_hyp": ds_hyp}
+          gtas = {k: gtas[k].write(t, tf.cast(v, mdt)) for k, v in new_g.items()}
         if passed is not None:
           new_d = [n + p for n, p in zip(new_d, passed)]
         return k + 1, new_d, acc, gtas
 
       _, dinit, acc, gtas = tf.while_loop(
           lambda k, *_: k < steps, bbody,
-          (tf.constant(0), dfinal, acc0, {k: ta() for k in ds_names}),
+          (tf.constant(0), dfinal, acc0, {k: ta(mdt) for k in ds_names}),
           maximum_iterations=steps)
       gs = {k: v.stack() for k, v in gtas.items()}    # time-major [T, B, n]
 
       dw = {k: _sum_rows(v) for k, v in acc["m"].items()}
       if not hyper:
         ds = gs["ds"]
-        dxw = [time_major(ds)]
+        dxw = [tf.cast(time_major(ds), dtype)]
         dw["w_h"] = _matmul_steps(kept["h_in"], ds)
         if not spec.layer_norm:
           dw["bias"] = _sum_rows(_flat2(ds))
         dhyper = []
       else:
-        dxw = [time_major(gs["dxw"]), time_major(gs["ds_hyp"])]
+        dxw = [tf.cast(time_major(gs[k]), dtype) for k in ("dxw", "ds_hyp")]
         dw["w_h"] = _matmul_steps(kept["h_in"], gs["dhw"])
         dz = gs["dz"]
         dw_z = _matmul_steps(kept["hh_out"], dz)                       # [HH, 12E]
@@ -214,8 +224,8 @@ def unroll_fast(cell, xw, initial_state, lengths=None, keep_masks=None):
         # Per scale/bias g: [E, T*B] x [T*B, H].
         flat_z = tf.reshape(kept["z"], [-1, 12, emb])
         flat_dab = tf.reshape(gs["dab"], [-1, 12, units])
-        dw_ab = tf.stack([tf.matmul(flat_z[:, g], flat_dab[:, g], transpose_a=True)
-                          for g in range(12)])
+        dw_ab = tf.cast(tf.stack([tf.matmul(flat_z[:, g], flat_dab[:, g], transpose_a=True)
+                                  for g in range(12)]), dtype)
         dw["w_alpha"], dw["w_beta"] = dw_ab[:8], dw_ab[8:]
         dw["bias"] = _sum_rows(tf.reshape(flat_dab[:, 8:], [-1, 4 * units]))
         ds_hyp = gs["ds_hyp"]

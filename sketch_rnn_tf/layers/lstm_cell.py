@@ -1,6 +1,8 @@
 """`SketchLSTMCell`: Sketch-RNN's LSTM, layer-norm LSTM and HyperLSTM as one Keras RNN cell."""
 from __future__ import annotations
 
+import dataclasses
+
 import keras
 import tensorflow as tf
 
@@ -92,6 +94,17 @@ class SketchLSTMCell(keras.layers.Layer):
     self.spec = lstm_math.CellSpec(
         self.units, self.layer_norm, self.keep_prob, self.forget_bias,
         None if self.hyper is None else self.hyper.spec, self.hyper_embedding_size)
+
+  def set_matmul_dtype(self, dtype):
+    """The matmuls' operand dtype, "float32" or "bfloat16" (`lstm_math.matmul`): a
+    way of computing, not part of the model (weights stay float32; not in the config)."""
+    if dtype not in lstm_math.MATMUL_DTYPES:
+      raise ValueError(f"matmul dtype must be one of {lstm_math.MATMUL_DTYPES}, not {dtype!r}")
+    hyper = None
+    if self.hyper is not None:
+      self.hyper.set_matmul_dtype(dtype)
+      hyper = self.hyper.spec
+    self.spec = dataclasses.replace(self.spec, matmul_dtype=dtype, hyper=hyper)
 
   @property
   def state_size(self):

@@ -51,6 +51,7 @@ import dataclasses
 import tensorflow as tf
 
 from sketch_rnn_tf.defaults import CELL_KINDS  # noqa: F401 (re-exported for the layers)
+from sketch_rnn_tf.defaults import PRECISIONS as MATMUL_DTYPES
 
 LN_EPSILON = 1e-3
 FORGET_BIAS = 1.0
@@ -73,6 +74,7 @@ class CellSpec:
   forget_bias: float = FORGET_BIAS
   hyper: "CellSpec | None" = None    # the HyperLSTM's auxiliary layer-norm cell
   embedding_size: int = 32
+  matmul_dtype: str = "float32"      # the matmuls' operands (see `matmul`)
 
   @property
   def weight_names(self):
@@ -87,6 +89,20 @@ class CellSpec:
 
 
 MEANS = ("reduce", "matmul")
+# The weights that are matmul operands, cast once by `prepare` to the spec's matmul dtype.
+MATMUL_WEIGHTS = ("w_h", "w_z", "w_ab", "w_xh_t")
+
+
+def matmul(a, b, **kwargs):
+  """a b with a cast to b's dtype, the result float32.
+
+  Mixed precision: with bfloat16 weights (`prepare` under matmul_dtype
+  "bfloat16") the product's operands are bfloat16, so oneDNN runs it on the
+  CPU's bfloat16 matrix units (AMX, AVX512-BF16) or a GPU's tensor cores,
+  accumulating in float32; its result, the gates and the cell state stay
+  float32. With float32 weights the casts are no-ops.
+  """
+  return tf.cast(tf.matmul(tf.cast(a, b.dtype), b, **kwargs), tf.float32)
 
 
 def row_mean(x3, means="matmul"):
@@ -206,25 +222,34 @@ def zero_grad_acc(spec, batch, dtype):
 
 
 def prepare(spec, w):
-  """The weights with the values a HyperLSTM step derives from them, computed once:
-  w_z [HH, 12E] and b_z (4 x-scale, 4 h-scale and 4 bias embeddings), w_ab
-  [12, E, H] (W_alpha and W_beta) and the bias as [4, H]."""
-  if spec.hyper is None:
-    return w
-  e = spec.embedding_size
-  dtype = w["w_zxh"].dtype
-  return dict(w, w_z=tf.concat([w["w_zxh"], w["w_zb"]], 1),
-              b_z=tf.concat([w["b_zxh"], tf.zeros([4 * e], dtype)], 0),
-              w_ab=tf.concat([w["w_alpha"], w["w_beta"]], 0),
-              bias4=tf.reshape(w["bias"], [4, spec.units]))
+  """The weights as a loop reads them, computed once: the matmul operands in the
+  spec's matmul dtype and, for a HyperLSTM, w_z [HH, 12E] and b_z (4 x-scale,
+  4 h-scale and 4 bias embeddings), w_ab [12, E, H] (W_alpha and W_beta) and
+  the bias as [4, H]."""
+  if spec.matmul_dtype not in MATMUL_DTYPES:
+    raise ValueError(f"matmul_dtype must be one of {MATMUL_DTYPES}, not {spec.matmul_dtype!r}")
+  w = dict(w)
+  if spec.hyper is not None:
+    e = spec.embedding_size
+    dtype = w["w_zxh"].dtype
+    w.update(w_z=tf.concat([w["w_zxh"], w["w_zb"]], 1),
+             b_z=tf.concat([w["b_zxh"], tf.zeros([4 * e], dtype)], 0),
+             w_ab=tf.concat([w["w_alpha"], w["w_beta"]], 0),
+             bias4=tf.reshape(w["bias"], [4, spec.units]))
+    w["hyper"] = prepare(spec.hyper, w["hyper"])
+  for name in MATMUL_WEIGHTS:
+    if name in w:
+      w[name] = tf.cast(w[name], spec.matmul_dtype)
+  return w
 
 
 def hyper_scales(spec, w, z, count=12):
   """The first `count` of the 12 scales/biases [B, count, H] (4 alpha_x, 4 alpha_h, 4 beta,
   one per gate) from the embeddings z [B, 12E]."""
   batch = tf.shape(z)[0]
-  z3 = tf.reshape(z, [batch, 12, spec.embedding_size])[:, :count]
-  return tf.einsum("bge,geh->bgh", z3, w["w_ab"][:count])
+  w_ab = w["w_ab"][:count]
+  z3 = tf.reshape(tf.cast(z, w_ab.dtype), [batch, 12, spec.embedding_size])[:, :count]
+  return tf.cast(tf.einsum("bge,geh->bgh", z3, w_ab), tf.float32)
 
 
 def step(spec, w, x, state, masks=None, layout="projected", keep=False, means="reduce"):
@@ -246,9 +271,9 @@ def step(spec, w, x, state, masks=None, layout="projected", keep=False, means="r
                            else (masks, None))
   if spec.hyper is None:
     if layout == "stacked_transposed":
-      s = tf.matmul(tf.concat([x, h], 1), w["w_xh_t"], transpose_b=True)
+      s = matmul(tf.concat([x, h], 1), w["w_xh_t"], transpose_b=True)
     else:
-      s = x + tf.matmul(h, w["w_h"])
+      s = x + matmul(h, w["w_h"])
     new_state = []
   else:
     if layout != "projected":
@@ -256,10 +281,10 @@ def step(spec, w, x, state, masks=None, layout="projected", keep=False, means="r
     xw, hyper_xw = x
     hc, hh = state[2], state[3]
     hw_h = w["hyper"]
-    s_hyp = hyper_xw + tf.matmul(tf.concat([h, hh], 1), hw_h["w_h"])
+    s_hyp = hyper_xw + matmul(tf.concat([h, hh], 1), hw_h["w_h"])
     new_hh, new_hc, hsaved = lstm_update(spec.hyper, hw_h, s_hyp, hc, hyper_mask, means, keep)
-    hw = tf.matmul(h, w["w_h"])
-    z = tf.matmul(new_hh, w["w_z"]) + w["b_z"]
+    hw = matmul(h, w["w_h"])
+    z = matmul(new_hh, w["w_z"]) + w["b_z"]
     ab = hyper_scales(spec, w, z)
     batch = tf.shape(z)[0]
     x4 = tf.reshape(xw, [batch, 4, spec.units])

@@ -82,6 +82,7 @@ class SketchRNN(keras.Model):
         hp.class_embedding_size, name="decoder")
     self.trackers = {name: keras.metrics.Mean(name=name) for name in METRICS}
     self._gradient_fn = self.gradients
+    self.precision = "float32"
     # Assigned in replica context (all replicas agree): keep the first replica's value.
     self.skipped_steps = keras.Variable(0, dtype="int64", trainable=False, name="skipped_steps",
                                         aggregation="only_first_replica")
@@ -93,6 +94,16 @@ class SketchRNN(keras.Model):
       self.encoder.build((None, None, 5))
     self.decoder.build()
     self.built = True
+
+  def set_precision(self, precision):
+    """How the recurrences' matmuls compute: "float32", or "bfloat16" operands with
+    float32 results, state, weights and loss (`lstm_math.matmul`)."""
+    cells = [self.decoder.cell]
+    if self.encoder is not None:
+      cells += [self.encoder.forward_cell, self.encoder.backward_cell]
+    for cell in cells:
+      cell.set_matmul_dtype(precision)
+    self.precision = precision
 
   @property
   def metrics(self):
@@ -118,8 +129,7 @@ class SketchRNN(keras.Model):
       out["mu"], out["presig"], z = self.encode(strokes[:, 1:], lengths, training, seed)
       out["z"] = z
     out["y"], _ = self.decoder(strokes[:, :-1], z, labels, training=training, seed=seed)
-    # Under a mixed-precision policy the layers compute in bfloat16; the loss in float32.
-    return {k: tf.cast(v, tf.float32) for k, v in out.items()}
+    return out
 
   def loss_terms(self, inputs, outputs, step):
     """Batch means of L_s, L_p, L_KL and the total loss at this step."""

@@ -105,7 +105,7 @@ def decoder_step(decoder, cond, state, prev):
   """One decoder step: prev [B, 5] (normalised), cond [B, C] or None, state
   -> (MDN output y float32 [B, 3+6M], new state)."""
   h, state = decoder.cell.step(decoder.cell.project_inputs(prev, cond), state)
-  return tf.cast(decoder.head(h), tf.float32), state  # bfloat16 under a mixed policy
+  return decoder.head(h), state
 
 
 def decode_loop(decoder, cond, state, prev, temperature, max_len, noise, greedy=False):

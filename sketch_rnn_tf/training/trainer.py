@@ -35,7 +35,7 @@ from sketch_rnn_tf.model import hparams as hparams_lib
 from sketch_rnn_tf.model.optimizer import make_optimizer
 from sketch_rnn_tf.model.sketch_rnn import SketchRNN
 from sketch_rnn_tf.sampling.sampler import Sampler
-from sketch_rnn_tf.utils import progress, render, run_dir
+from sketch_rnn_tf.utils import compute_path, progress, render, run_dir
 from sketch_rnn_tf.utils.errors import InputError
 
 SAMPLE_TEMPERATURE = 0.3   # of the drawings made at each evaluation
@@ -58,8 +58,8 @@ class TrainConfig:
   log_every: int = 50
   seed: int = 0
   strategy: str = "default"
-  mixed_precision: bool = False
-  jit_compile: bool = True
+  precision: str = compute_path.AUTO      # or one of compute_path.PRECISIONS
+  jit_compile: object = compute_path.AUTO  # or True / False
   max_nonfinite: int = 20
   keep_checkpoints: int = 3
   eval_batches: int = 0
@@ -67,6 +67,9 @@ class TrainConfig:
   def __post_init__(self):
     if bool(self.data) == bool(self.tfds):
       raise InputError("give exactly one of --data or --tfds")
+    if self.precision != compute_path.AUTO and self.precision not in compute_path.PRECISIONS:
+      raise InputError(f"--precision must be auto or one of {compute_path.PRECISIONS}, "
+                       f"not {self.precision!r}")
     if self.strategy not in STRATEGIES:
       raise InputError(f"--strategy must be one of {STRATEGIES}, not {self.strategy!r}")
     for name in ("steps", "eval_every", "save_every", "log_every"):
@@ -257,10 +260,11 @@ def train(config):
   hp, resuming = resolve_hparams(config)
   data = load_data(config, hp)
   scale_factor = start_run(config, hp, data, resuming)
-  if config.mixed_precision:
-    keras.mixed_precision.set_global_policy("mixed_bfloat16")
   strategy = make_strategy(config.strategy)
+  path = compute_path.choose(compute_path.detect(), config.jit_compile, config.precision)
+  print(path.line("training"), flush=True)
   model = build_model(hp, scale_factor, data.class_names, config.seed, strategy)
+  model.set_precision(path.precision)
   ckpt = Checkpoints(model, config.model_dir, strategy, config.keep_checkpoints)
   latest = ckpt.restore()
   step = int(model.optimizer.iterations.numpy())
@@ -268,7 +272,7 @@ def train(config):
     print(f"resumed from {latest} at step {step}", flush=True)
 
   # XLA compiles once per shape: pad to bucket bounds so there are only a few.
-  pad = "bucket" if config.jit_compile else "longest"
+  pad = "bucket" if path.jit_compile else "longest"
 
   def train_input(ctx):
     # Each replica takes its own batches from its worker's pipeline; a global
@@ -288,7 +292,7 @@ def train(config):
   draw = SampleDrawer(model, data["valid"], data.class_names, config.model_dir,
                       validate.writer, jit_compile=strategy.num_replicas_in_sync == 1)
   train_writer = tf.summary.create_file_writer(os.path.join(config.model_dir, "train"))
-  model.compile_gradients(config.jit_compile)
+  model.compile_gradients(path.jit_compile)
 
   # reduce_retracing: one graph for every padded length (XLA still compiles per shape).
   @tf.function(reduce_retracing=True)

@@ -8,7 +8,6 @@ import subprocess
 import sys
 import time
 
-import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -107,12 +106,11 @@ def test_nonfinite_run_stops_with_a_clear_message(sheep_path, tmp_path):
                          hparams="learning_rate=1e30,grad_clip=1e30,clip_mode=global_norm"))
 
 
-def test_mixed_precision_trains_and_draws(sheep_path, tmp_path):
-  try:
-    trainer.train(config(tmp_path / "run", sheep_path, steps=4, eval_every=4, save_every=4,
-                         mixed_precision=True, eval_batches=1))
-  finally:
-    keras.mixed_precision.set_global_policy("float32")
+def test_bfloat16_precision_trains_and_draws(sheep_path, tmp_path, capsys):
+  trainer.train(config(tmp_path / "run", sheep_path, steps=4, eval_every=4, save_every=4,
+                       precision="bfloat16", eval_batches=1))
+  assert "training path: graph mode, bfloat16 matmuls on the CPU (graph mode and bfloat16 as " \
+         "asked" in capsys.readouterr().out
   last = metrics(tmp_path / "run")[-1]
   assert last["step"] == 4 and np.isfinite(last["loss"])
   assert os.path.exists(tmp_path / "run" / "samples" / "step_0000004.png")

@@ -1,0 +1,139 @@
+"""Which way a run computes on this machine: XLA or graph mode, float32 or bfloat16.
+
+The trainer and `sketch-rnn-sample` call `choose` once and print `Path.line()`,
+so a user sees what was taken and why. The rules come from measurements on
+the project's machines (BUILD.md, "Choosing the path"):
+
+- A CPU with bfloat16 matrix units (AMX-BF16, AVX512-BF16): oneDNN runs
+  TensorFlow's graph-mode bfloat16 matmuls on them, 4x the float32 rate at
+  the weight-gradient shapes and ~2x at one recurrence step, while XLA on CPU
+  uses none of them (its bfloat16 dots were slower than its float32 ones).
+  Training: graph mode, bfloat16 matmuls. Drawing: graph mode, bfloat16
+  weights (each step of one sketch reads all the decoder's weights: half the
+  bytes).
+- Any other CPU (AVX2, AVX-512 without BF16, Arm without BF16 matmul):
+  bfloat16 would be emulated, slower than float32; XLA fuses the recurrence's
+  elementwise work and runs the loop in one program. XLA, float32.
+- A GPU: XLA (the loop and its elementwise work in fused kernels), bfloat16
+  where the GPU has bfloat16 tensor cores (compute capability 8.0, Ampere, or
+  newer), float32 before.
+
+Flags override either choice (`--jit_compile`, `--precision`); the line then
+says "as asked".
+"""
+from __future__ import annotations
+
+import dataclasses
+import platform
+
+from sketch_rnn_tf.defaults import AUTO, PRECISIONS
+# What makes bfloat16 matmuls run on matrix units, by the flag names Linux gives
+# (/proc/cpuinfo) on x86 and Arm.
+BF16_CPU_FLAGS = ("amx_bf16", "avx512_bf16", "bf16")
+AMPERE = (8, 0)
+
+
+@dataclasses.dataclass(frozen=True)
+class Machine:
+  """What the path depends on."""
+  cpu_model: str
+  cpu_flags: frozenset = frozenset()
+  gpu_capabilities: tuple = ()     # (major, minor) per visible GPU
+
+  @property
+  def bf16_cpu_units(self):
+    return sorted(f for f in BF16_CPU_FLAGS if f in self.cpu_flags)
+
+
+@dataclasses.dataclass(frozen=True)
+class Path:
+  """How to compute: XLA or not, the matmuls' precision, and why."""
+  jit_compile: bool
+  precision: str
+  reason: str
+  device: str = "CPU"
+
+  @property
+  def bfloat16(self):
+    return self.precision == "bfloat16"
+
+  def line(self, what):
+    mode = "XLA" if self.jit_compile else "graph mode"
+    return f"{what} path: {mode}, {self.precision} matmuls on the {self.device} ({self.reason})"
+
+
+def read_cpuinfo(path="/proc/cpuinfo"):
+  """(model name, flags) of the first CPU in a Linux cpuinfo file; ("", ()) elsewhere."""
+  model, cpu_flags = "", ()
+  try:
+    with open(path, encoding="utf-8", errors="replace") as f:
+      for line in f:
+        key, _, value = line.partition(":")
+        key = key.strip().lower()
+        if key in ("model name", "cpu model", "processor") and not model and not value.strip().isdigit():
+          model = value.strip()
+        elif key in ("flags", "features") and not cpu_flags:
+          cpu_flags = tuple(value.split())
+        if model and cpu_flags:
+          break
+  except OSError:
+    pass
+  return model or platform.processor() or platform.machine(), cpu_flags
+
+
+def detect():
+  """This machine: its CPU (model, flags) and the compute capability of each visible GPU."""
+  import tensorflow as tf
+  model, cpu_flags = read_cpuinfo()
+  gpus = []
+  for gpu in tf.config.list_physical_devices("GPU"):
+    details = tf.config.experimental.get_device_details(gpu)
+    gpus.append(tuple(details.get("compute_capability", (0, 0))))
+  return Machine(model, frozenset(cpu_flags), tuple(gpus))
+
+
+def choose(machine, jit_compile=AUTO, precision=AUTO, what="training"):
+  """The Path for `what` ("training" or "drawing") on `machine`.
+
+  jit_compile: AUTO, True or False. precision: AUTO or one of PRECISIONS.
+  """
+  if precision != AUTO and precision not in PRECISIONS:
+    raise ValueError(f"precision must be {AUTO!r} or one of {PRECISIONS}, not {precision!r}")
+  if machine.gpu_capabilities:
+    device = "GPU"
+    cap = min(machine.gpu_capabilities)
+    auto_jit, auto_bf16 = True, cap >= AMPERE
+    why = (f"GPU compute capability {cap[0]}.{cap[1]}: "
+           + ("bfloat16 tensor cores" if auto_bf16 else "no bfloat16 tensor cores"))
+  elif machine.bf16_cpu_units:
+    device = "CPU"
+    auto_jit, auto_bf16 = False, True
+    why = (f"{machine.cpu_model}: {'/'.join(machine.bf16_cpu_units)} bfloat16 units, "
+           "which oneDNN uses in graph mode and XLA does not")
+  else:
+    device = "CPU"
+    auto_jit, auto_bf16 = True, False
+    why = f"{machine.cpu_model}: no bfloat16 matrix units, XLA fuses the float32 loop"
+  asked = []
+  if jit_compile != AUTO:
+    auto_jit = bool(jit_compile)
+    asked.append("XLA" if auto_jit else "graph mode")
+  if precision != AUTO:
+    auto_bf16 = precision == "bfloat16"
+    asked.append(precision)
+  if asked:
+    why = f"{' and '.join(asked)} as asked; the automatic choice: {why}"
+  return Path(auto_jit, "bfloat16" if auto_bf16 else "float32", why, device)
+
+
+def parse_jit_flag(value):
+  """A --jit_compile value (auto, true/false, 1/0, yes/no) -> AUTO, True or False."""
+  v = str(value).strip().lower()
+  if v == AUTO:
+    return AUTO
+  if v in ("1", "true", "yes", "on", "xla"):
+    return True
+  if v in ("0", "false", "no", "off", "graph"):
+    return False
+  raise ValueError(f"--jit_compile must be auto, true or false, not {value!r}")
+

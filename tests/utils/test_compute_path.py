@@ -1,0 +1,73 @@
+"""compute_path: which way a run computes on a machine, and the line that says so."""
+import pytest
+
+from sketch_rnn_tf.utils import compute_path
+from sketch_rnn_tf.utils.compute_path import Machine, choose
+
+AMD = Machine("AMD EPYC", frozenset({"avx2", "fma"}))
+XEON = Machine("Intel(R) Xeon(R) Platinum 8480+",
+               frozenset({"avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile"}))
+ARM = Machine("Neoverse-V1", frozenset({"asimd", "bf16", "sve"}))
+
+
+def test_cpu_without_bfloat16_units_takes_xla_float32():
+  path = choose(AMD)
+  assert (path.jit_compile, path.precision, path.device) == (True, "float32", "CPU")
+  assert path.line("training") == ("training path: XLA, float32 matmuls on the CPU (AMD EPYC: "
+                                   "no bfloat16 matrix units, XLA fuses the float32 loop)")
+
+
+@pytest.mark.parametrize("machine, units", [(XEON, "amx_bf16/avx512_bf16"), (ARM, "bf16")])
+def test_cpu_with_bfloat16_units_takes_graph_mode_bfloat16(machine, units):
+  path = choose(machine, what="drawing")
+  assert (path.jit_compile, path.precision) == (False, "bfloat16")
+  assert units in path.reason and "oneDNN" in path.reason
+
+
+@pytest.mark.parametrize("capability, precision", [((7, 0), "float32"), ((8, 0), "bfloat16"),
+                                                   ((9, 0), "bfloat16")])
+def test_gpu_takes_xla_and_bfloat16_from_ampere_on(capability, precision):
+  path = choose(Machine("AMD EPYC", frozenset({"avx2"}), (capability,)))
+  assert (path.jit_compile, path.precision, path.device) == (True, precision, "GPU")
+  assert f"{capability[0]}.{capability[1]}" in path.reason
+
+
+def test_mixed_gpus_take_what_the_oldest_supports():
+  assert choose(Machine("x", gpu_capabilities=((9, 0), (7, 5)))).precision == "float32"
+
+
+def test_flags_override_and_the_line_says_so():
+  path = choose(XEON, jit_compile=True, precision="float32")
+  assert (path.jit_compile, path.precision) == (True, "float32")
+  assert path.reason.startswith("XLA and float32 as asked; the automatic choice: Intel")
+  path = choose(AMD, jit_compile=False)
+  assert (path.jit_compile, path.precision) == (False, "float32")
+  assert path.reason.startswith("graph mode as asked")
+
+
+def test_unknown_precision_is_refused():
+  with pytest.raises(ValueError, match="precision must be 'auto' or one of"):
+    choose(AMD, precision="float16")
+
+
+def test_read_cpuinfo_takes_the_model_and_flags(tmp_path):
+  info = tmp_path / "cpuinfo"
+  info.write_text("processor\t: 0\nvendor_id\t: GenuineIntel\nmodel name\t: Intel(R) Xeon(R) "
+                  "Platinum 8480+\nflags\t\t: fpu avx2 amx_bf16 avx512_bf16\n\nprocessor\t: 1\n")
+  model, flags = compute_path.read_cpuinfo(str(info))
+  assert model == "Intel(R) Xeon(R) Platinum 8480+"
+  assert {"amx_bf16", "avx512_bf16"} <= set(flags)
+  arm = tmp_path / "arm"
+  arm.write_text("processor\t: 0\nBogoMIPS\t: 243.75\nFeatures\t: fp asimd bf16 i8mm\n")
+  assert "bf16" in compute_path.read_cpuinfo(str(arm))[1]
+
+
+def test_read_cpuinfo_without_the_file_still_names_something(tmp_path):
+  model, flags = compute_path.read_cpuinfo(str(tmp_path / "missing"))
+  assert model and flags == ()
+
+
+def test_detect_reads_this_machine():
+  machine = compute_path.detect()
+  assert machine.cpu_model
+  assert choose(machine).precision in ("float32", "bfloat16")
