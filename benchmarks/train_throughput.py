@@ -1,14 +1,21 @@
-"""Training throughput of the paper (HyperLSTM) and LSTM configs, in one run.
+"""Training throughput of the paper (HyperLSTM) and LSTM configs against this machine's peaks.
 
 Usage: python benchmarks/train_throughput.py [--data=...aaron_sheep.npz] [--steps=30]
+           [--paths=auto,xla_float32,graph_bfloat16] [--configs=hyper,lstm]
 
-For each config, in a fresh subprocess (so peak memory is its own): batch 100
-of the sheep training set through the real pipeline (bucketed, augmented),
-the jit-compiled train step warmed up on every bucket shape, then `--steps`
-timed steps. Prints sketches/s, the model's useful FLOPs per step (matmul
-work on real, unpadded points, forward and backward), the achieved GFLOP/s,
-the machine's float32 matmul GFLOP/s and peak RSS. The last line is one JSON
-object.
+First the machine's own float32 and bfloat16 matmul peaks (`peaks.py`: graph
+mode and XLA, at the square, weight-gradient and one-step shapes). Then, for
+each config and each path, in a fresh subprocess (so peak memory is its own):
+batch 100 of the sheep training set through the real pipeline (bucketed,
+augmented), the train step warmed up on every bucket shape, then `--steps`
+timed steps. A path is `auto` (what `compute_path.choose` takes on this
+machine, as the trainer does) or `xla_float32`, `graph_bfloat16`, ...
+
+Prints per config and path: sketches/s, the model's useful FLOPs per step
+(matmul work on real, unpadded points, forward and backward), the achieved
+GFLOP/s, its ratio to the float32 peak and to the best-precision peak, the
+path line and peak RSS. The last line is one JSON object; its unsuffixed keys
+(`hyper_sketches_per_s`, ...) are the first path's.
 """
 import json
 import os
@@ -18,16 +25,20 @@ import sys
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
 
 from absl import app, flags  # noqa: E402
+
+import peaks  # noqa: E402  (benchmarks/peaks.py)
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 flags.DEFINE_string("data", os.path.join(_HERE, "..", "..", "shared", "data", "aaron_sheep.npz"),
                     "Sketch .npz file.")
 flags.DEFINE_integer("steps", 30, "Timed steps per config.")
 flags.DEFINE_string("configs", "hyper,lstm", "Which configs: hyper (paper), lstm (magenta).")
+flags.DEFINE_string("paths", "auto", "Comma-separated: auto, or {xla,graph}_{float32,bfloat16}.")
 flags.DEFINE_string("worker", None, "Internal: run one config and print its JSON.")
-flags.DEFINE_bool("jit_compile", True, "XLA-compile the train step.")
+flags.DEFINE_string("path", "auto", "Internal: the worker's path.")
 FLAGS = flags.FLAGS
 
 PRESETS = {"hyper": "paper", "lstm": "magenta"}
@@ -46,39 +57,36 @@ def forward_flops_per_point(hp):
   return flops
 
 
-def matmul_gflops(n=2048, reps=20):
-  """float32 matmul throughput: a chain of dependent n x n products in one graph."""
-  import tensorflow as tf
-  a = tf.random.normal([n, n]) / n ** 0.5
-
-  @tf.function
-  def chain(x):
-    for _ in range(reps):
-      x = tf.matmul(x, a)
-    return x
-
-  chain(a).numpy()
-  start = time.perf_counter()
-  chain(a).numpy()
-  return reps * 2 * n ** 3 / (time.perf_counter() - start) / 1e9
+def parse_path(name):
+  """"auto" -> (AUTO, AUTO); "xla_bfloat16" -> (True, "bfloat16")."""
+  from sketch_rnn_tf.utils import compute_path
+  if name == "auto":
+    return compute_path.AUTO, compute_path.AUTO
+  mode, _, precision = name.partition("_")
+  if mode not in ("xla", "graph") or precision not in compute_path.PRECISIONS:
+    raise app.UsageError(f"--paths: {name!r} is not auto or {{xla,graph}}_{{float32,bfloat16}}")
+  return mode == "xla", precision
 
 
-def run_worker(kind):
+def run_worker(kind, path_name):
   import numpy as np
   import tensorflow as tf
   from sketch_rnn_tf.data import datasets, pipeline
   from sketch_rnn_tf.model import hparams
   from sketch_rnn_tf.model.optimizer import make_optimizer
   from sketch_rnn_tf.model.sketch_rnn import SketchRNN
+  from sketch_rnn_tf.utils import compute_path
 
   hp = hparams.get(PRESETS[kind])
+  path = compute_path.choose(compute_path.detect(), *parse_path(path_name))
   data = datasets.load_npz_files([FLAGS.data], max_len=hp.max_seq_len)
   train = data["train"]
   model = SketchRNN(hp, data.scale_factor)
   model.build()
+  model.set_precision(path.precision)
   model.optimizer = make_optimizer(hp)
   model.optimizer.build(model.trainable_variables)
-  model.compile_gradients(FLAGS.jit_compile)
+  model.compile_gradients(path.jit_compile)
   step = tf.function(model.train_step, reduce_retracing=True)
   bounds = pipeline.bucket_boundaries(train.lengths, hp.num_buckets)
   ds = pipeline.make_dataset(train, data.scale_factor, hp.batch_size, seed=0,
@@ -103,7 +111,8 @@ def run_worker(kind):
   elapsed = time.perf_counter() - start
   flops = 3 * forward_flops_per_point(hp) * points / FLAGS.steps  # forward + backward
   return {
-      "kind": kind, "sketches_per_s": FLAGS.steps * hp.batch_size / elapsed,
+      "kind": kind, "path": path_name, "path_line": path.line("training"),
+      "sketches_per_s": FLAGS.steps * hp.batch_size / elapsed,
       "step_ms": 1000 * elapsed / FLAGS.steps, "useful_gflop_per_step": flops / 1e9,
       "achieved_gflops": flops * FLAGS.steps / elapsed / 1e9, "compile_s": compile_s,
       "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
@@ -113,28 +122,50 @@ def run_worker(kind):
 
 def main(_):
   if FLAGS.worker:
-    print(json.dumps(run_worker(FLAGS.worker)))
+    print(json.dumps(run_worker(FLAGS.worker, FLAGS.path)))
     return
   if not os.path.exists(FLAGS.data):
     sys.exit(f"data not found: {FLAGS.data}")
-  results = {}
-  for kind in FLAGS.configs.split(","):
-    out = subprocess.run(
-        [sys.executable, __file__, f"--worker={kind}", f"--data={FLAGS.data}",
-         f"--steps={FLAGS.steps}", f"--jit_compile={FLAGS.jit_compile}"],
-        capture_output=True, text=True, check=True)
-    r = json.loads(out.stdout.strip().splitlines()[-1])
-    print(f"{kind:>6} ({PRESETS[kind]} preset): {r['sketches_per_s']:.1f} sketches/s, "
-          f"{r['step_ms']:.0f} ms/step, {r['useful_gflop_per_step']:.1f} useful GFLOP/step, "
-          f"{r['achieved_gflops']:.1f} GFLOP/s, peak RSS {r['peak_rss_mb']:.0f} MB, "
-          f"compile {r['compile_s']:.0f} s")
-    results[f"{kind}_sketches_per_s"] = round(r["sketches_per_s"], 1)
-    results[f"{kind}_achieved_gflops"] = round(r["achieved_gflops"], 1)
-    results[f"{kind}_useful_gflop_per_step"] = round(r["useful_gflop_per_step"], 2)
-    results.setdefault("peak_rss_mb", 0)
-    results["peak_rss_mb"] = round(max(results["peak_rss_mb"], r["peak_rss_mb"]))
-  results["matmul_gflops"] = round(matmul_gflops(), 1)
-  print(f"float32 matmul 2048^2: {results['matmul_gflops']} GFLOP/s")
+  paths = FLAGS.paths.split(",")
+  for p in paths:
+    parse_path(p)
+  model, cpu_flags = peaks.cpu_name()
+  print(f"CPU: {model} ({' '.join(cpu_flags)}), {os.cpu_count()} CPUs", flush=True)
+  # The peaks run in a child too, so that their TensorFlow threads and memory
+  # are gone before the configs are timed.
+  out = subprocess.run([sys.executable, os.path.join(_HERE, "peaks.py")], capture_output=True,
+                       text=True, check=True)
+  print("\n".join(out.stdout.strip().splitlines()[1:-1]), flush=True)
+  peak = json.loads(out.stdout.strip().splitlines()[-1])
+  fp32, bf16 = peak["matmul_gflops"], peak["matmul_bf16_gflops"]
+  best = max(fp32, bf16)
+  print(f"peaks: float32 {fp32:.0f} GFLOP/s, bfloat16 {bf16:.0f} GFLOP/s", flush=True)
+  results = {"cpu": model, "cpu_flags": cpu_flags, "matmul_gflops": fp32,
+             "matmul_bf16_gflops": bf16, "peak_rss_mb": 0}
+  for i, path_name in enumerate(paths):
+    suffix = "" if i == 0 else f"_{path_name}"
+    for kind in FLAGS.configs.split(","):
+      out = subprocess.run(
+          [sys.executable, __file__, f"--worker={kind}", f"--path={path_name}",
+           f"--data={FLAGS.data}", f"--steps={FLAGS.steps}"],
+          capture_output=True, text=True)
+      if out.returncode:
+        sys.exit(f"{kind} on {path_name} failed:\n{out.stderr[-3000:]}")
+      r = json.loads(out.stdout.strip().splitlines()[-1])
+      print(f"{kind:>6} ({PRESETS[kind]} preset), {r['path_line']}\n"
+            f"        {r['sketches_per_s']:.1f} sketches/s, {r['step_ms']:.0f} ms/step, "
+            f"{r['useful_gflop_per_step']:.1f} useful GFLOP/step, "
+            f"{r['achieved_gflops']:.1f} GFLOP/s = {r['achieved_gflops'] / fp32:.2f} x float32 "
+            f"peak, {r['achieved_gflops'] / best:.2f} x best-precision peak; "
+            f"peak RSS {r['peak_rss_mb']:.0f} MB, compile {r['compile_s']:.0f} s", flush=True)
+      results[f"{kind}_sketches_per_s{suffix}"] = round(r["sketches_per_s"], 1)
+      results[f"{kind}_achieved_gflops{suffix}"] = round(r["achieved_gflops"], 1)
+      results[f"{kind}_useful_gflop_per_step{suffix}"] = round(r["useful_gflop_per_step"], 2)
+      results[f"{kind}_vs_float32_peak{suffix}"] = round(r["achieved_gflops"] / fp32, 3)
+      results[f"{kind}_vs_best_peak{suffix}"] = round(r["achieved_gflops"] / best, 3)
+      results[f"{kind}_peak_rss_mb{suffix}"] = round(r["peak_rss_mb"])
+      results[f"{kind}_path{suffix}"] = r["path_line"]
+      results["peak_rss_mb"] = max(results["peak_rss_mb"], round(r["peak_rss_mb"]))
   print(json.dumps(results))
 
 

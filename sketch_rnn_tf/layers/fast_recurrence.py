@@ -9,9 +9,10 @@ gradient is not TensorFlow's step-by-step autodiff of the loop
 
 - the forward loop runs `lstm_math.step` (the one definition of the cell)
   asking it to keep, for every step, what the backward pass needs: the state
-  fed in, the gate activations, tanh of the (normalised) cell, the layer
-  norms' normalised values and inverse standard deviations and, for a
-  HyperLSTM, h W_h and the hyper embeddings z;
+  fed in, the gate activations and tanh of the cell (a plain LSTM) or the
+  layer norms' normalised values and inverse standard deviations (the
+  activations are recomputed from them) and, for a HyperLSTM, h W_h and the
+  hyper embeddings z;
 - a backward loop runs from the last step to the first carrying dc, dh (and
   the hyper cell's) through `lstm_math.lstm_update_grad`, and computes per step
   only what the recurrence needs: the gradients of the pre-activations, their
@@ -61,8 +62,7 @@ def _zeros_if_none(g, like):
 
 
 def _gate_keys(prefix, layer_norm):
-  return [prefix + k for k in ("acts", "tc") + (("n", "rstd", "nc", "rstd_c")
-                                                 if layer_norm else ())]
+  return [prefix + k for k in (("n", "rstd", "nc", "rstd_c") if layer_norm else ("acts", "tc"))]
 
 
 # Saved values that the backward pass uses only as matmul operands: kept in the
@@ -155,7 +155,10 @@ def unroll_fast(cell, xw, initial_state, lengths=None, keep_masks=None):
       acc0 = {"m": lstm_math.zero_grad_acc(spec, batch, dtype)}
       if hyper:
         acc0["h"] = lstm_math.zero_grad_acc(spec.hyper, batch, dtype)
-      ds_names = ("ds",) if not hyper else ("dxw", "dhw", "dab", "dz", "ds_hyp")
+      # Per step only what cannot be rebuilt after the loop: for a HyperLSTM the
+      # pre-activation gradient (4H), not the 12H of scale gradients and the
+      # 8H of input and h W_h gradients that follow from it (T*B*20H values).
+      ds_names = ("ds",) if not hyper else ("dpre", "dz", "ds_hyp")
 
       def saved_of(prefix, t, layer_norm):
         return {k[len(prefix):]: kept[k][t] for k in _gate_keys(prefix, layer_norm)}
@@ -179,13 +182,13 @@ def unroll_fast(cell, xw, initial_state, lengths=None, keep_masks=None):
           dpre4 = tf.reshape(dpre, [batch, 4, units])
           x4 = tf.reshape(xw_in[0][:, t], [batch, 4, units])
           h4 = tf.reshape(tf.cast(kept["hw"][t], dtype), [batch, 4, units])
-          # Gradients of the 12 scales/biases, and the scales themselves.
+          # The 12 scales' and biases' gradients, needed here only for the
+          # embeddings' (dz); after the loop they are rebuilt from dpre.
           dab = tf.concat([dpre4 * x4, dpre4 * h4, dpre4], 1)             # [B, 12, H]
           dz = tf.reshape(tf.cast(tf.einsum("bgh,geh->bge", tf.cast(dab, mdt), w["w_ab"]),
                                   dtype), [batch, 12 * emb])
-          alpha = lstm_math.hyper_scales(spec, w, kept["z"][t], count=8)
-          dxw_t = tf.reshape(alpha[:, :4] * dpre4, [batch, 4 * units])
-          dhw = tf.reshape(alpha[:, 4:] * dpre4, [batch, 4 * units])
+          alpha_h = lstm_math.hyper_scales(spec, w, kept["z"][t], count=8)[:, 4:]
+          dhw = tf.reshape(alpha_h * dpre4, [batch, 4 * units])
           dhh_new = lstm_math.matmul(dz, w_z_t) + carried[3]
           ds_hyp, dhc_in, acc["h"] = lstm_math.lstm_update_grad(
               spec.hyper, w["hyper"], dhh_new, carried[2], saved_of("hyp_", t, True),
@@ -193,8 +196,7 @@ def unroll_fast(cell, xw, initial_state, lengths=None, keep_masks=None):
           dr = lstm_math.matmul(ds_hyp, hyper_w_h_t)             # [B, H + HH]
           dh_in = lstm_math.matmul(dhw, w_h_t) + dr[:, :units]
           new_d = [dc_in, dh_in, dhc_in, dr[:, units:]]
-          new_g = {"dxw": dxw_t, "dhw": dhw, "dab": tf.reshape(dab, [batch, 12 * units]),
-                   "dz": dz, "ds_hyp": ds_hyp}
+          new_g = {"dpre": dpre, "dz": dz, "ds_hyp": ds_hyp}
           gtas = {k: gtas[k].write(t, tf.cast(v, mdt)) for k, v in new_g.items()}
         if passed is not None:
           new_d = [n + p for n, p in zip(new_d, passed)]
@@ -215,19 +217,32 @@ def unroll_fast(cell, xw, initial_state, lengths=None, keep_masks=None):
           dw["bias"] = _sum_rows(_flat2(ds))
         dhyper = []
       else:
-        dxw = [tf.cast(time_major(gs[k]), dtype) for k in ("dxw", "ds_hyp")]
-        dw["w_h"] = _matmul_steps(kept["h_in"], gs["dhw"])
+        # Rebuilt gate by gate from dpre: the input's and h W_h's gradients are
+        # alpha * dpre, the scales' dpre * (x W_x), dpre * (h W_h) and dpre.
+        flat_dpre = tf.reshape(gs["dpre"], [-1, 4, units])             # [T*B, 4, H]
+        flat_z = tf.reshape(kept["z"], [-1, 12, emb])
+        x4 = tf.reshape(time_major(xw_in[0]), [-1, 4, units])
+        h4 = tf.reshape(kept["hw"], [-1, 4, units])
+        dxw_g, dhw_g, dw_ab = [], [], [None] * 12
+        for g in range(4):
+          dp = tf.cast(flat_dpre[:, g], dtype)
+          dxw_g.append(lstm_math.matmul(flat_z[:, g], w["w_ab"][g]) * dp)
+          dhw_g.append(lstm_math.matmul(flat_z[:, 4 + g], w["w_ab"][4 + g]) * dp)
+          for j, dab in ((g, dp * x4[:, g]), (4 + g, dp * tf.cast(h4[:, g], dtype)), (8 + g, dp)):
+            dw_ab[j] = tf.cast(tf.matmul(flat_z[:, j], tf.cast(dab, mdt), transpose_a=True),
+                               dtype)
+        shape = tf.shape(gs["dpre"])
+        dxw = [tf.reshape(tf.stack(dxw_g, 1), shape), gs["ds_hyp"]]
+        dxw = [tf.cast(time_major(d), dtype) for d in dxw]
+        dw["w_h"] = _matmul_steps(kept["h_in"], tf.cast(tf.reshape(tf.stack(dhw_g, 1), shape),
+                                                        mdt))
         dz = gs["dz"]
         dw_z = _matmul_steps(kept["hh_out"], dz)                       # [HH, 12E]
         dw["w_zxh"], dw["w_zb"] = dw_z[:, :8 * emb], dw_z[:, 8 * emb:]
         dw["b_zxh"] = _sum_rows(_flat2(dz[:, :, :8 * emb]))
-        # Per scale/bias g: [E, T*B] x [T*B, H].
-        flat_z = tf.reshape(kept["z"], [-1, 12, emb])
-        flat_dab = tf.reshape(gs["dab"], [-1, 12, units])
-        dw_ab = tf.cast(tf.stack([tf.matmul(flat_z[:, g], flat_dab[:, g], transpose_a=True)
-                                  for g in range(12)]), dtype)
+        dw_ab = tf.stack(dw_ab)                                         # [12, E, H]
         dw["w_alpha"], dw["w_beta"] = dw_ab[:8], dw_ab[8:]
-        dw["bias"] = _sum_rows(tf.reshape(flat_dab[:, 8:], [-1, 4 * units]))
+        dw["bias"] = _sum_rows(_flat2(gs["dpre"]))
         ds_hyp = gs["ds_hyp"]
         hacc = {k: _sum_rows(v) for k, v in acc["h"].items()}
         hacc["w_h"] = tf.concat([_matmul_steps(kept["h_in"], ds_hyp),

@@ -153,11 +153,20 @@ def recurrent_dropout(v, mask, keep_prob):
   return v * mask / keep_prob
 
 
+def gate_activations(spec, a):
+  """sigmoid(i), tanh(j), sigmoid(f + forget_bias), sigmoid(o) of the gates' a [B, 4H]."""
+  i, j, f, o = split_gates(a)
+  return tf.sigmoid(i), tf.tanh(j), tf.sigmoid(f + spec.forget_bias), tf.sigmoid(o)
+
+
 def lstm_update(spec, w, s, c, mask=None, means="reduce", keep=False):
   """The LSTM update from pre-activations s (before LN, or before the bias when plain).
 
   Returns (h', c', saved): with `keep`, saved holds what `lstm_update_grad` needs
-  (else {}: a drawing step makes nothing it does not use).
+  (else {}: a drawing step makes nothing it does not use). A plain cell keeps
+  its activations; a layer-norm cell keeps only the normalised values and
+  1/std, and the backward pass recomputes the activations from them (a few
+  elementwise ops per step, against holding 5H more values per point).
   """
   saved = {}
 
@@ -169,12 +178,11 @@ def lstm_update(spec, w, s, c, mask=None, means="reduce", keep=False):
     return n * w[prefix + "gamma"] + w[prefix + "beta"]
 
   a = normed(s, 4, "ln_", "n", "rstd") if spec.layer_norm else s + w["bias"]
-  i, j, f, o = split_gates(a)
-  si, g, sf, so = tf.sigmoid(i), tf.tanh(j), tf.sigmoid(f + spec.forget_bias), tf.sigmoid(o)
+  si, g, sf, so = gate_activations(spec, a)
   new_c = c * sf + si * recurrent_dropout(g, mask, spec.keep_prob)
   cc = normed(new_c, 1, "ln_c_", "nc", "rstd_c") if spec.layer_norm else new_c
   tc = tf.tanh(cc)
-  if keep:
+  if keep and not spec.layer_norm:
     saved.update(acts=join_gates([si, g, sf, so]), tc=tc)
   return tc * so, new_c, saved
 
@@ -186,8 +194,12 @@ def lstm_update_grad(spec, w, dh, dc_ext, saved, c_in, mask, acc):
   gradients summed over steps, not yet over the batch ([B, n] each, so a loop
   adds elementwise).
   """
-  si, g, sf, so = split_gates(saved["acts"])
-  tc = saved["tc"]
+  if spec.layer_norm:
+    si, g, sf, so = gate_activations(spec, saved["n"] * w["ln_gamma"] + w["ln_beta"])
+    tc = tf.tanh(saved["nc"] * w["ln_c_gamma"] + w["ln_c_beta"])
+  else:
+    si, g, sf, so = split_gates(saved["acts"])
+    tc = saved["tc"]
   d_o = dh * tc * so * (1.0 - so)
   dcc = dh * so * (1.0 - tc * tc)
   acc = dict(acc)

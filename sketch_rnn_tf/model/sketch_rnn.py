@@ -170,7 +170,8 @@ class SketchRNN(keras.Model):
                    for g in grads]
 
   def compile_gradients(self, jit_compile=True):
-    """Runs the forward and backward pass (the heavy part) as one XLA program.
+    """Runs the forward and backward pass (the heavy part) as one compiled function
+    (one XLA program with jit_compile, else a graph).
 
     The optimizer update stays outside it: under tf.distribute it needs a
     cross-replica merge, which a nested compiled function cannot make.
