@@ -155,10 +155,9 @@ def unroll_fast(cell, xw, initial_state, lengths=None, keep_masks=None):
       acc0 = {"m": lstm_math.zero_grad_acc(spec, batch, dtype)}
       if hyper:
         acc0["h"] = lstm_math.zero_grad_acc(spec.hyper, batch, dtype)
-      # Per step only what cannot be rebuilt after the loop: for a HyperLSTM the
-      # pre-activation gradient (4H), not the 12H of scale gradients and the
-      # 8H of input and h W_h gradients that follow from it (T*B*20H values).
-      ds_names = ("ds",) if not hyper else ("dpre", "dz", "ds_hyp")
+        acc0["w_ab"] = tf.zeros([12, emb, units], dtype)
+        acc0["bias"] = tf.zeros([batch, 4 * units], dtype)
+      ds_names = ("ds",) if not hyper else ("dxw", "dhw", "dz", "ds_hyp")
 
       def saved_of(prefix, t, layer_norm):
         return {k[len(prefix):]: kept[k][t] for k in _gate_keys(prefix, layer_norm)}
@@ -182,13 +181,18 @@ def unroll_fast(cell, xw, initial_state, lengths=None, keep_masks=None):
           dpre4 = tf.reshape(dpre, [batch, 4, units])
           x4 = tf.reshape(xw_in[0][:, t], [batch, 4, units])
           h4 = tf.reshape(tf.cast(kept["hw"][t], dtype), [batch, 4, units])
-          # The 12 scales' and biases' gradients, needed here only for the
-          # embeddings' (dz); after the loop they are rebuilt from dpre.
-          dab = tf.concat([dpre4 * x4, dpre4 * h4, dpre4], 1)             # [B, 12, H]
-          dz = tf.reshape(tf.cast(tf.einsum("bgh,geh->bge", tf.cast(dab, mdt), w["w_ab"]),
-                                  dtype), [batch, 12 * emb])
-          alpha_h = lstm_math.hyper_scales(spec, w, kept["z"][t], count=8)[:, 4:]
-          dhw = tf.reshape(alpha_h * dpre4, [batch, 4 * units])
+          # The 12 scales' and biases' gradients feed the embeddings' (dz) and,
+          # summed over steps here, W_alpha's and W_beta's; kept per step they
+          # would be 12H values per point.
+          dab = tf.cast(tf.concat([dpre4 * x4, dpre4 * h4, dpre4], 1), mdt)   # [B, 12, H]
+          z3 = tf.reshape(kept["z"][t], [batch, 12, emb])
+          dz = tf.reshape(tf.cast(tf.einsum("bgh,geh->bge", dab, w["w_ab"]), dtype),
+                          [batch, 12 * emb])
+          acc["w_ab"] = acc["w_ab"] + tf.cast(tf.einsum("bge,bgh->geh", z3, dab), dtype)
+          acc["bias"] = acc["bias"] + dpre
+          alpha = lstm_math.hyper_scales(spec, w, kept["z"][t], count=8)
+          dxw_t = tf.reshape(alpha[:, :4] * dpre4, [batch, 4 * units])
+          dhw = tf.reshape(alpha[:, 4:] * dpre4, [batch, 4 * units])
           dhh_new = lstm_math.matmul(dz, w_z_t) + carried[3]
           ds_hyp, dhc_in, acc["h"] = lstm_math.lstm_update_grad(
               spec.hyper, w["hyper"], dhh_new, carried[2], saved_of("hyp_", t, True),
@@ -196,7 +200,7 @@ def unroll_fast(cell, xw, initial_state, lengths=None, keep_masks=None):
           dr = lstm_math.matmul(ds_hyp, hyper_w_h_t)             # [B, H + HH]
           dh_in = lstm_math.matmul(dhw, w_h_t) + dr[:, :units]
           new_d = [dc_in, dh_in, dhc_in, dr[:, units:]]
-          new_g = {"dpre": dpre, "dz": dz, "ds_hyp": ds_hyp}
+          new_g = {"dxw": dxw_t, "dhw": dhw, "dz": dz, "ds_hyp": ds_hyp}
           gtas = {k: gtas[k].write(t, tf.cast(v, mdt)) for k, v in new_g.items()}
         if passed is not None:
           new_d = [n + p for n, p in zip(new_d, passed)]
@@ -217,32 +221,14 @@ def unroll_fast(cell, xw, initial_state, lengths=None, keep_masks=None):
           dw["bias"] = _sum_rows(_flat2(ds))
         dhyper = []
       else:
-        # Rebuilt gate by gate from dpre: the input's and h W_h's gradients are
-        # alpha * dpre, the scales' dpre * (x W_x), dpre * (h W_h) and dpre.
-        flat_dpre = tf.reshape(gs["dpre"], [-1, 4, units])             # [T*B, 4, H]
-        flat_z = tf.reshape(kept["z"], [-1, 12, emb])
-        x4 = tf.reshape(time_major(xw_in[0]), [-1, 4, units])
-        h4 = tf.reshape(kept["hw"], [-1, 4, units])
-        dxw_g, dhw_g, dw_ab = [], [], [None] * 12
-        for g in range(4):
-          dp = tf.cast(flat_dpre[:, g], dtype)
-          dxw_g.append(lstm_math.matmul(flat_z[:, g], w["w_ab"][g]) * dp)
-          dhw_g.append(lstm_math.matmul(flat_z[:, 4 + g], w["w_ab"][4 + g]) * dp)
-          for j, dab in ((g, dp * x4[:, g]), (4 + g, dp * tf.cast(h4[:, g], dtype)), (8 + g, dp)):
-            dw_ab[j] = tf.cast(tf.matmul(flat_z[:, j], tf.cast(dab, mdt), transpose_a=True),
-                               dtype)
-        shape = tf.shape(gs["dpre"])
-        dxw = [tf.reshape(tf.stack(dxw_g, 1), shape), gs["ds_hyp"]]
-        dxw = [tf.cast(time_major(d), dtype) for d in dxw]
-        dw["w_h"] = _matmul_steps(kept["h_in"], tf.cast(tf.reshape(tf.stack(dhw_g, 1), shape),
-                                                        mdt))
+        dxw = [tf.cast(time_major(gs[k]), dtype) for k in ("dxw", "ds_hyp")]
+        dw["w_h"] = _matmul_steps(kept["h_in"], gs["dhw"])
         dz = gs["dz"]
         dw_z = _matmul_steps(kept["hh_out"], dz)                       # [HH, 12E]
         dw["w_zxh"], dw["w_zb"] = dw_z[:, :8 * emb], dw_z[:, 8 * emb:]
         dw["b_zxh"] = _sum_rows(_flat2(dz[:, :, :8 * emb]))
-        dw_ab = tf.stack(dw_ab)                                         # [12, E, H]
-        dw["w_alpha"], dw["w_beta"] = dw_ab[:8], dw_ab[8:]
-        dw["bias"] = _sum_rows(_flat2(gs["dpre"]))
+        dw["w_alpha"], dw["w_beta"] = acc["w_ab"][:8], acc["w_ab"][8:]
+        dw["bias"] = _sum_rows(acc["bias"])
         ds_hyp = gs["ds_hyp"]
         hacc = {k: _sum_rows(v) for k, v in acc["h"].items()}
         hacc["w_h"] = tf.concat([_matmul_steps(kept["h_in"], ds_hyp),
