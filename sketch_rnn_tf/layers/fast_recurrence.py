@@ -19,9 +19,13 @@ gradient is not TensorFlow's step-by-step autodiff of the loop
   products with W_h^T, and for a HyperLSTM the gradients of the scales and
   embeddings;
 - after the loop the weight gradients are a few large matmuls over all steps
-  at once (dW_h = [R, T*B] x [T*B, 4H]; the HyperLSTM's embedding and scale
-  weights likewise, biases and layer-norm gains as sums); the gradient of the
-  input projections is returned whole ([B, T, ...]) to `project_inputs`.
+  at once (dW_h = [R, T*B] x [T*B, 4H]; the hyper cell's and the embeddings'
+  likewise, biases and layer-norm gains as sums); the gradient of the input
+  projections is returned whole ([B, T, ...]) to `project_inputs`. A
+  HyperLSTM's main dW_h, W_alpha, W_beta and bias gradients are instead summed
+  inside the backward loop: what they would need kept per step (h W_h's
+  gradient, the 12 scale gradients: 16H values per point) set the paper
+  config's peak memory, and the loop's small products cost no measurable time.
 
 Gradients flow to xw, the initial state and every weight the step reads (the
 variables are read as tensors outside the custom-gradient function, so
@@ -157,7 +161,8 @@ def unroll_fast(cell, xw, initial_state, lengths=None, keep_masks=None):
         acc0["h"] = lstm_math.zero_grad_acc(spec.hyper, batch, dtype)
         acc0["w_ab"] = tf.zeros([12, emb, units], dtype)
         acc0["bias"] = tf.zeros([batch, 4 * units], dtype)
-      ds_names = ("ds",) if not hyper else ("dxw", "dhw", "dz", "ds_hyp")
+        acc0["w_h"] = tf.zeros(w["w_h"].shape, dtype)
+      ds_names = ("ds",) if not hyper else ("dxw", "dz", "ds_hyp")
 
       def saved_of(prefix, t, layer_norm):
         return {k[len(prefix):]: kept[k][t] for k in _gate_keys(prefix, layer_norm)}
@@ -199,8 +204,12 @@ def unroll_fast(cell, xw, initial_state, lengths=None, keep_masks=None):
               kept["hc_in"][t], mask_at(1, t), acc["h"])
           dr = lstm_math.matmul(ds_hyp, hyper_w_h_t)             # [B, H + HH]
           dh_in = lstm_math.matmul(dhw, w_h_t) + dr[:, :units]
+          # dW_h summed here too: keeping dhw for one large matmul after the
+          # loop would hold 4H more values per point (the paper config's peak).
+          acc["w_h"] = acc["w_h"] + tf.cast(tf.matmul(kept["h_in"][t], tf.cast(dhw, mdt),
+                                                      transpose_a=True), dtype)
           new_d = [dc_in, dh_in, dhc_in, dr[:, units:]]
-          new_g = {"dxw": dxw_t, "dhw": dhw, "dz": dz, "ds_hyp": ds_hyp}
+          new_g = {"dxw": dxw_t, "dz": dz, "ds_hyp": ds_hyp}
           gtas = {k: gtas[k].write(t, tf.cast(v, mdt)) for k, v in new_g.items()}
         if passed is not None:
           new_d = [n + p for n, p in zip(new_d, passed)]
@@ -222,7 +231,7 @@ def unroll_fast(cell, xw, initial_state, lengths=None, keep_masks=None):
         dhyper = []
       else:
         dxw = [tf.cast(time_major(gs[k]), dtype) for k in ("dxw", "ds_hyp")]
-        dw["w_h"] = _matmul_steps(kept["h_in"], gs["dhw"])
+        dw["w_h"] = acc["w_h"]
         dz = gs["dz"]
         dw_z = _matmul_steps(kept["hh_out"], dz)                       # [HH, 12E]
         dw["w_zxh"], dw["w_zb"] = dw_z[:, :8 * emb], dw_z[:, 8 * emb:]
