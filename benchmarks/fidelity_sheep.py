@@ -59,7 +59,10 @@ def train(work, seed, precision):
 
 def main(_):
   work = FLAGS.work_dir or tempfile.mkdtemp(prefix="fidelity_")
-  curves = {p: {s: train(work, s, p) for s in FLAGS.seeds} for p in FLAGS.precisions}
+  curves = {p: {} for p in FLAGS.precisions}
+  for s in FLAGS.seeds:            # seed by seed, so that an interrupted check has pairs
+    for p in FLAGS.precisions:
+      curves[p][s] = train(work, s, p)
   base = FLAGS.precisions[0]
   steps = sorted(curves[base][FLAGS.seeds[0]])
   others = FLAGS.precisions[1:]

@@ -74,6 +74,24 @@ def _gate_keys(prefix, layer_norm):
 _MATMUL_KEPT = frozenset(("h_in", "hh_in", "hh_out", "z", "hw"))
 
 
+# bfloat16 values are stored bit-cast to uint16: XLA on CPU writes a bfloat16
+# TensorArray row by copying the whole buffer (measured: 130 writes of
+# [100, 2048] took 2.1 s against 0.09 s in float32) and a uint16 one in place.
+def _storage_dtype(dt):
+  return tf.uint16 if dt == tf.bfloat16 else dt
+
+
+def _to_storage(v, dt):
+  v = tf.cast(v, dt)
+  return tf.bitcast(v, tf.uint16) if dt == tf.bfloat16 else v
+
+
+def _from_storage(ta, dt):
+  """The stacked TensorArray, time-major [T, B, n], in dtype dt."""
+  v = ta.stack()
+  return tf.bitcast(v, tf.bfloat16) if dt == tf.bfloat16 else v
+
+
 def _kept_names(spec):
   """What `lstm_math.step(..., keep=True)` returns for this cell."""
   names = ["c_in", "h_in"] + _gate_keys("", spec.layer_norm)
@@ -128,7 +146,7 @@ def unroll_fast(cell, xw, initial_state, lengths=None, keep_masks=None):
     kept_names = _kept_names(spec)
 
     def ta(dt=dtype):
-      return tf.TensorArray(dt, size=steps)
+      return tf.TensorArray(_storage_dtype(dt), size=steps)
 
     def body(t, state, out_ta, tas):
       x_t = tuple(x[:, t] for x in xw_in) if hyper else xw_in[0][:, t]
@@ -137,14 +155,14 @@ def unroll_fast(cell, xw, initial_state, lengths=None, keep_masks=None):
       if lengths is not None:
         alive = (t < lengths)[:, None]
         new_state = [tf.where(alive, n, o) for n, o in zip(new_state, state)]
-      tas = {k: tas[k].write(t, tf.cast(kept[k], kept_dtype(k))) for k in kept_names}
+      tas = {k: tas[k].write(t, _to_storage(kept[k], kept_dtype(k))) for k in kept_names}
       return t + 1, new_state, out_ta.write(t, new_h), tas
 
     _, final_state, out_ta, tas = tf.while_loop(
         lambda t, *_: t < steps, body,
         (tf.constant(0), state0, ta(), {k: ta(kept_dtype(k)) for k in kept_names}),
         maximum_iterations=steps)
-    kept = {k: v.stack() for k, v in tas.items()}   # time-major [T, B, n]
+    kept = {k: _from_storage(v, kept_dtype(k)) for k, v in tas.items()}   # [T, B, n]
     out = time_major(out_ta.stack())
     out.set_shape([None, None, units])
 
@@ -181,7 +199,7 @@ def unroll_fast(cell, xw, initial_state, lengths=None, keep_masks=None):
             kept["c_in"][t], mask_at(0, t), acc["m"])
         if not hyper:
           new_d = [dc_in, lstm_math.matmul(dpre, w_h_t)]
-          gtas = {"ds": gtas["ds"].write(t, tf.cast(dpre, mdt))}
+          gtas = {"ds": gtas["ds"].write(t, _to_storage(dpre, mdt))}
         else:
           dpre4 = tf.reshape(dpre, [batch, 4, units])
           x4 = tf.reshape(xw_in[0][:, t], [batch, 4, units])
@@ -210,7 +228,7 @@ def unroll_fast(cell, xw, initial_state, lengths=None, keep_masks=None):
                                                       transpose_a=True), dtype)
           new_d = [dc_in, dh_in, dhc_in, dr[:, units:]]
           new_g = {"dxw": dxw_t, "dz": dz, "ds_hyp": ds_hyp}
-          gtas = {k: gtas[k].write(t, tf.cast(v, mdt)) for k, v in new_g.items()}
+          gtas = {k: gtas[k].write(t, _to_storage(v, mdt)) for k, v in new_g.items()}
         if passed is not None:
           new_d = [n + p for n, p in zip(new_d, passed)]
         return k + 1, new_d, acc, gtas
@@ -219,7 +237,7 @@ def unroll_fast(cell, xw, initial_state, lengths=None, keep_masks=None):
           lambda k, *_: k < steps, bbody,
           (tf.constant(0), dfinal, acc0, {k: ta(mdt) for k in ds_names}),
           maximum_iterations=steps)
-      gs = {k: v.stack() for k, v in gtas.items()}    # time-major [T, B, n]
+      gs = {k: _from_storage(v, mdt) for k, v in gtas.items()}    # [T, B, n]
 
       dw = {k: _sum_rows(v) for k, v in acc["m"].items()}
       if not hyper:
