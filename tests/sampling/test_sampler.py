@@ -191,3 +191,40 @@ def test_priming_gives_the_teacher_forced_state(overrides):
   for e in endings:
     np.testing.assert_array_equal(e[:n], full[:n])
   assert len({len(e) for e in endings} | {e[n:].tobytes() for e in endings}) > 1
+
+
+@pytest.mark.parametrize("jit", [True, False])
+def test_bfloat16_weights_draw_with_the_same_statistics(jit):
+  """The drawing path of CPUs with bfloat16 units (and of GPUs): each step reads its
+  matmul weights in bfloat16. The same noise must give sketches whose statistics agree
+  with float32 to within sampling error, while the drawings are not bit-identical."""
+  m = model_for("dec_model=hyper")
+  kernel, bias = m.decoder.head.weights
+  # A rare end of sketch (p ~ 2% a step), so that sketches run for tens of steps
+  # and bfloat16's rounding has time to act on the recurrence.
+  kernel.assign(tf.concat([kernel[:, :2], tf.zeros_like(kernel[:, 2:3]), kernel[:, 3:]], 1))
+  bias.assign(tf.tensor_scatter_nd_update(bias, [[2]], [-4.0]))
+  n, steps = 512, 50
+  draws = {}
+  for precision in ("float32", "bfloat16"):
+    m.set_precision(precision)
+    draws[precision] = Sampler(m, jit_compile=jit).sample(num=n, temperature=0.8,
+                                                          max_len=steps, seed=11)
+  m.set_precision("float32")
+  (a, la), (b, lb) = draws["float32"], draws["bfloat16"]
+  assert not np.array_equal(a, b)
+  assert la.mean() > 20
+
+  def stats(s5, lengths):
+    live = np.arange(steps)[None] < lengths[:, None]
+    pts = s5[live]
+    return {"length": lengths.mean(), "pen_up": pts[:, 3].mean(), "dx": pts[:, 0].mean(),
+            "dy": pts[:, 1].mean(), "sx": pts[:, 0].std(), "sy": pts[:, 1].std()}, pts
+
+  (sa, pa), (sb, pb) = stats(a, la), stats(b, lb)
+  # Five standard errors of a difference of two independent estimates.
+  se = {"length": np.sqrt(2 * la.var() / n), "pen_up": np.sqrt(2 * pa[:, 3].var() / len(pa)),
+        "dx": np.sqrt(2 * pa[:, 0].var() / len(pa)), "dy": np.sqrt(2 * pa[:, 1].var() / len(pa)),
+        "sx": pa[:, 0].std() * np.sqrt(1 / len(pa)), "sy": pa[:, 1].std() * np.sqrt(1 / len(pa))}
+  for k in sa:
+    assert abs(sa[k] - sb[k]) <= 5 * se[k] + 1e-6, (k, sa[k], sb[k], se[k])
