@@ -8,9 +8,11 @@ the project's machines (BUILD.md, "Choosing the path"):
   TensorFlow's graph-mode bfloat16 matmuls on them, 4x the float32 rate at
   the weight-gradient shapes and ~2x at one recurrence step, while XLA on CPU
   uses none of them (its bfloat16 dots were slower than its float32 ones).
-  Training: graph mode, bfloat16 matmuls. Drawing: graph mode, bfloat16
-  weights (each step of one sketch reads all the decoder's weights: half the
-  bytes).
+  Training: graph mode, bfloat16 matmuls. Drawing: XLA, float32: one step
+  of one sketch is a few matrix-vector products and ~60 small ops, and
+  graph mode's per-op dispatch costs more than bfloat16 weights save (Intel
+  Xeon with AMX, 250-step sketch: 84 ms XLA float32, 119 ms graph bfloat16;
+  batch of 100: 147 against 133 sketches/s).
 - Any other CPU (AVX2, AVX-512 without BF16, Arm without BF16 matmul):
   bfloat16 would be emulated, slower than float32; XLA fuses the recurrence's
   elementwise work and runs the loop in one program. XLA, float32.
@@ -105,11 +107,17 @@ def choose(machine, jit_compile=AUTO, precision=AUTO, what="training"):
     auto_jit, auto_bf16 = True, cap >= AMPERE
     why = (f"GPU compute capability {cap[0]}.{cap[1]}: "
            + ("bfloat16 tensor cores" if auto_bf16 else "no bfloat16 tensor cores"))
-  elif machine.bf16_cpu_units:
+  elif machine.bf16_cpu_units and what == "training":
     device = "CPU"
     auto_jit, auto_bf16 = False, True
     why = (f"{machine.cpu_model}: {'/'.join(machine.bf16_cpu_units)} bfloat16 units, "
            "which oneDNN uses in graph mode and XLA does not")
+  elif machine.bf16_cpu_units:
+    device = "CPU"
+    auto_jit, auto_bf16 = True, False
+    why = (f"{machine.cpu_model}: a drawing step is too small for the "
+           f"{'/'.join(machine.bf16_cpu_units)} bfloat16 units to pay; XLA fuses its "
+           "elementwise work")
   else:
     device = "CPU"
     auto_jit, auto_bf16 = True, False

@@ -18,10 +18,16 @@ def test_cpu_without_bfloat16_units_takes_xla_float32():
 
 
 @pytest.mark.parametrize("machine, units", [(XEON, "amx_bf16/avx512_bf16"), (ARM, "bf16")])
-def test_cpu_with_bfloat16_units_takes_graph_mode_bfloat16(machine, units):
-  path = choose(machine, what="drawing")
+def test_cpu_with_bfloat16_units_trains_in_graph_mode_bfloat16(machine, units):
+  path = choose(machine, what="training")
   assert (path.jit_compile, path.precision) == (False, "bfloat16")
   assert units in path.reason and "oneDNN" in path.reason
+
+
+@pytest.mark.parametrize("machine", [XEON, ARM, AMD])
+def test_every_cpu_draws_under_xla_in_float32(machine):
+  path = choose(machine, what="drawing")
+  assert (path.jit_compile, path.precision, path.device) == (True, "float32", "CPU")
 
 
 @pytest.mark.parametrize("capability, precision", [((7, 0), "float32"), ((8, 0), "bfloat16"),
