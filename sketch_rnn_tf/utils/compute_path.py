@@ -112,16 +112,13 @@ def choose(machine, jit_compile=AUTO, precision=AUTO, what="training"):
     auto_jit, auto_bf16 = False, True
     why = (f"{machine.cpu_model}: {'/'.join(machine.bf16_cpu_units)} bfloat16 units, "
            "which oneDNN uses in graph mode and XLA does not")
-  elif machine.bf16_cpu_units:
+  else:
     device = "CPU"
     auto_jit, auto_bf16 = True, False
     why = (f"{machine.cpu_model}: a drawing step is too small for the "
            f"{'/'.join(machine.bf16_cpu_units)} bfloat16 units to pay; XLA fuses its "
-           "elementwise work")
-  else:
-    device = "CPU"
-    auto_jit, auto_bf16 = True, False
-    why = f"{machine.cpu_model}: no bfloat16 matrix units, XLA fuses the float32 loop"
+           "elementwise work" if machine.bf16_cpu_units else
+           f"{machine.cpu_model}: no bfloat16 matrix units, XLA fuses the float32 loop")
   asked = []
   if jit_compile != AUTO:
     auto_jit = bool(jit_compile)
