@@ -294,8 +294,11 @@ def train(config):
   train_writer = tf.summary.create_file_writer(os.path.join(config.model_dir, "train"))
   model.compile_gradients(path.jit_compile)
 
-  # reduce_retracing: one graph for every padded length (XLA still compiles per shape).
-  @tf.function(reduce_retracing=True)
+  # One graph for every padded length, traced from the batches' spec (time axis None)
+  # rather than from whichever shapes came first: a resumed run then runs the same
+  # graph, and the same float rounding, as a run that never stopped. (XLA still
+  # compiles per shape.)
+  @tf.function(input_signature=[batches.element_spec])
   def train_step(batch):
     logs = strategy.run(model.train_step, args=(batch,))
     return {k: strategy.reduce("MEAN", v, axis=None) for k, v in logs.items()}

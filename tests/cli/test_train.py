@@ -68,12 +68,14 @@ def test_short_run_lowers_validation_cost_and_resumes_exactly(sheep_path, tmp_pa
   trainer.train(config(split, sheep_path, steps=80, eval_every=40, save_every=40))
   out = capsys.readouterr().out
   assert "at step 40" in out and "resumed from" in out
-  # Same schedules, same data order, same random draws: the same weights.
+  # Same schedules, same data order, same random draws, same graph: bit for bit the
+  # same weights. (A graph traced from the first batch's shapes rounded differently
+  # after a resume; bfloat16 matmuls grew that to 1e-4 by step 80.)
   path_a, a = weights(straight)
   path_b, b = weights(split)
   assert path_a.endswith("ckpt-80") and path_b.endswith("ckpt-80")
   for name in a:
-    np.testing.assert_allclose(a[name], b[name], rtol=1e-5, atol=1e-6, err_msg=name)
+    np.testing.assert_array_equal(a[name], b[name], err_msg=name)
   assert [m["step"] for m in metrics(split)] == [0, 40, 80]
   np.testing.assert_allclose(metrics(split)[-1]["recon"], curve[-1]["recon"], rtol=1e-5)
 
