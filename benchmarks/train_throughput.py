@@ -2,6 +2,7 @@
 
 Usage: python benchmarks/train_throughput.py [--data=...aaron_sheep.npz] [--steps=30]
            [--paths=auto,xla_float32,graph_bfloat16] [--configs=hyper,lstm]
+           [--profile_steps=3]
 
 First the machine's own float32 and bfloat16 matmul peaks (`peaks.py`: graph
 mode and XLA, at the square, weight-gradient and one-step shapes). Then, for
@@ -14,7 +15,8 @@ machine, as the trainer does) or `xla_float32`, `graph_bfloat16`, ...
 Prints per config and path: sketches/s, the model's useful FLOPs per step
 (matmul work on real, unpadded points, forward and backward), the achieved
 GFLOP/s, its ratio to the float32 peak and to the best-precision peak, the
-path line and peak RSS. The last line is one JSON object; its unsuffixed keys
+path line and peak RSS; with --profile_steps, where one step's time goes by
+op type (matmuls, elementwise, loop state, the executor's dispatch). The last line is one JSON object; its unsuffixed keys
 (`hyper_sketches_per_s`, ...) are the first path's.
 """
 import json
@@ -29,6 +31,7 @@ os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
 
 from absl import app, flags  # noqa: E402
 
+import op_profile  # noqa: E402  (benchmarks/op_profile.py)
 import peaks  # noqa: E402  (benchmarks/peaks.py)
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
@@ -37,6 +40,8 @@ flags.DEFINE_string("data", os.path.join(_HERE, "..", "..", "shared", "data", "a
 flags.DEFINE_integer("steps", 30, "Timed steps per config.")
 flags.DEFINE_string("configs", "hyper,lstm", "Which configs: hyper (paper), lstm (magenta).")
 flags.DEFINE_string("paths", "auto", "Comma-separated: auto, or {xla,graph}_{float32,bfloat16}.")
+flags.DEFINE_integer("profile_steps", 0, "If > 0, profile that many steps of one batch by op "
+                     "(op_profile.py) after the timed steps and print where the time goes.")
 flags.DEFINE_string("worker", None, "Internal: run one config and print its JSON.")
 flags.DEFINE_string("path", "auto", "Internal: the worker's path.")
 FLAGS = flags.FLAGS
@@ -79,6 +84,7 @@ def run_worker(kind, path_name):
 
   hp = hparams.get(PRESETS[kind])
   path = compute_path.choose(compute_path.detect(), *parse_path(path_name))
+  path = path.apply_threads()   # as the trainer does
   data = datasets.load_npz_files([FLAGS.data], max_len=hp.max_seq_len)
   train = data["train"]
   model = SketchRNN(hp, data.scale_factor)
@@ -110,12 +116,20 @@ def run_worker(kind, path_name):
   float(logs["loss"])
   elapsed = time.perf_counter() - start
   flops = 3 * forward_flops_per_point(hp) * points / FLAGS.steps  # forward + backward
+  peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+  profile = None
+  if FLAGS.profile_steps:  # after the RSS reading: the profiler's trace takes memory
+    batch = next(it)
+    profile = op_profile.profile(lambda: step(batch), FLAGS.profile_steps)
+    profile["T"] = int(batch["strokes"].shape[1])
+    profile["nodes"] = profile["nodes"][:40]
   return {
+      "profile": profile,
       "kind": kind, "path": path_name, "path_line": path.line("training"),
       "sketches_per_s": FLAGS.steps * hp.batch_size / elapsed,
       "step_ms": 1000 * elapsed / FLAGS.steps, "useful_gflop_per_step": flops / 1e9,
       "achieved_gflops": flops * FLAGS.steps / elapsed / 1e9, "compile_s": compile_s,
-      "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+      "peak_rss_mb": peak_rss_mb,
       "loss": float(np.asarray(logs["loss"])),
   }
 
@@ -147,7 +161,8 @@ def main(_):
     for kind in FLAGS.configs.split(","):
       out = subprocess.run(
           [sys.executable, __file__, f"--worker={kind}", f"--path={path_name}",
-           f"--data={FLAGS.data}", f"--steps={FLAGS.steps}"],
+           f"--data={FLAGS.data}", f"--steps={FLAGS.steps}",
+           f"--profile_steps={FLAGS.profile_steps}"],
           capture_output=True, text=True)
       if out.returncode:
         sys.exit(f"{kind} on {path_name} failed:\n{out.stderr[-3000:]}")
@@ -158,6 +173,12 @@ def main(_):
             f"{r['achieved_gflops']:.1f} GFLOP/s = {r['achieved_gflops'] / fp32:.2f} x float32 "
             f"peak, {r['achieved_gflops'] / best:.2f} x best-precision peak; "
             f"peak RSS {r['peak_rss_mb']:.0f} MB, compile {r['compile_s']:.0f} s", flush=True)
+      if r["profile"]:
+        print(f"        profile of one batch (T = {r['profile']['T']}):\n"
+              + op_profile.format_table(r["profile"]), flush=True)
+        results[f"{kind}_profile_ms{suffix}"] = dict(
+            wall=round(r["profile"]["wall_ms"]), dispatch=round(r["profile"]["dispatch_ms"]),
+            **r["profile"]["groups_ms"])
       results[f"{kind}_sketches_per_s{suffix}"] = round(r["sketches_per_s"], 1)
       results[f"{kind}_achieved_gflops{suffix}"] = round(r["achieved_gflops"], 1)
       results[f"{kind}_useful_gflop_per_step{suffix}"] = round(r["useful_gflop_per_step"], 2)

@@ -111,11 +111,12 @@ def main(argv):
     raise app.UsageError(str(e)) from None
   if FLAGS.keep_strokes:
     inputs = [(n, sketch_input.keep_strokes(s, FLAGS.keep_strokes)) for n, s in inputs]
-  model = run_dir.load_model(FLAGS.model_dir, FLAGS.checkpoint)
   path = compute_path.choose(compute_path.detect(),
                              compute_path.AUTO if FLAGS.jit_compile is None else FLAGS.jit_compile,
                              FLAGS.precision, what="drawing")
+  path = path.apply_threads()   # before loading the model starts TensorFlow's runtime
   print(path.line("drawing"), flush=True)
+  model = run_dir.load_model(FLAGS.model_dir, FLAGS.checkpoint)
   model.set_precision(path.precision)
   sampler = Sampler(model, jit_compile=path.jit_compile)
   try:

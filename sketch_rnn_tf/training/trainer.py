@@ -260,9 +260,10 @@ def train(config):
   hp, resuming = resolve_hparams(config)
   data = load_data(config, hp)
   scale_factor = start_run(config, hp, data, resuming)
-  strategy = make_strategy(config.strategy)
   path = compute_path.choose(compute_path.detect(), config.jit_compile, config.precision)
+  path = path.apply_threads()   # before the strategy starts TensorFlow's runtime
   print(path.line("training"), flush=True)
+  strategy = make_strategy(config.strategy)
   model = build_model(hp, scale_factor, data.class_names, config.seed, strategy)
   model.set_precision(path.precision)
   ckpt = Checkpoints(model, config.model_dir, strategy, config.keep_checkpoints)

@@ -1,4 +1,8 @@
 """compute_path: which way a run computes on a machine, and the line that says so."""
+import os
+import subprocess
+import sys
+
 import pytest
 
 from sketch_rnn_tf.utils import compute_path
@@ -77,3 +81,38 @@ def test_detect_reads_this_machine():
   machine = compute_path.detect()
   assert machine.cpu_model
   assert choose(machine).precision in ("float32", "bfloat16")
+
+
+def test_graph_mode_on_two_cores_runs_one_thread_per_op():
+  xeon2 = Machine(XEON.cpu_model, XEON.cpu_flags, cores=2)
+  path = choose(xeon2)
+  assert path.threads == (2, 1)
+  assert path.line("training").endswith("; 2 ops at once, 1 thread each)")
+  assert choose(xeon2, jit_compile=True).threads is None            # XLA: one op, its own threads
+  assert choose(xeon2, what="drawing").threads is None               # XLA
+  assert choose(xeon2, jit_compile=False, what="drawing").threads == (2, 1)
+  assert choose(Machine(XEON.cpu_model, XEON.cpu_flags, cores=16)).threads is None
+  assert choose(Machine(XEON.cpu_model, XEON.cpu_flags)).threads is None  # cores unknown
+  assert choose(Machine("g", cores=2, gpu_capabilities=((8, 0),)), jit_compile=False).threads is None
+
+
+def test_apply_threads_says_when_the_pools_could_not_change(monkeypatch):
+  import tensorflow as tf
+  tf.constant(1.0) + 1.0   # the runtime has started in this process: the pools are fixed
+  path = choose(Machine(XEON.cpu_model, XEON.cpu_flags, cores=2))
+  assert path.apply_threads().threads is None
+  monkeypatch.setenv("TF_NUM_INTRAOP_THREADS", "2")
+  assert path.apply_threads().threads is None
+
+
+def test_apply_threads_sizes_a_fresh_process_pools():
+  code = ("from sketch_rnn_tf.utils.compute_path import Machine, choose\n"
+          "import tensorflow as tf\n"
+          "p = choose(Machine('x', frozenset({'amx_bf16'}), cores=2)).apply_threads()\n"
+          "tf.constant(1.0) + 1.0\n"
+          "print(*p.threads, tf.config.threading.get_inter_op_parallelism_threads(),"
+          " tf.config.threading.get_intra_op_parallelism_threads())\n")
+  env = {k: v for k, v in os.environ.items() if k not in compute_path.THREAD_ENV}
+  out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                       check=True, timeout=300)
+  assert out.stdout.split()[-4:] == ["2", "1", "2", "1"], out.stdout
