@@ -19,6 +19,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED = os.path.join(os.path.dirname(REPO), "shared")
 SHEEP = os.path.join(SHARED, "data", "aaron_sheep.npz")
 PRETRAINED = os.path.join(SHARED, "pretrained")
+REFERENCE_CHECKPOINTS = os.path.join(SHARED, "reference_checkpoints")
 FIXTURES = os.path.join(REPO, "tests", "fixtures")
 GEN_JSON_STEPS = 70        # teacher-forced steps of the .gen.json reference comparisons
 GEN_JSON_TOLERANCE = 1e-4  # on every MDN parameter, ours (float32) against float64
@@ -210,6 +211,12 @@ def python_decode_step(model, prev_px, state, z=None, labels=None):
 
 
 # ---- pretrained .gen.json decoders ---------------------------------------------------
+
+def reference_checkpoint(name):
+  """../shared/reference_checkpoints/NAME (a TF1 run directory of the original code)."""
+  return require_file(os.path.join(REFERENCE_CHECKPOINTS, name, "expected.npz"),
+                      "reference TF1 checkpoint") and os.path.join(REFERENCE_CHECKPOINTS, name)
+
 
 def pretrained_path(name):
   """../shared/pretrained/NAME.gen.json; skipped when absent, a failure under CI."""

@@ -38,9 +38,15 @@ START_UP_NOISE = re.compile("|".join([
 ]))
 
 
-def import_tensorflow_quietly():
-  """Imports TensorFlow (and finds its devices) with the known start-up noise filtered out."""
+def import_tensorflow_quietly(before_start=None):
+  """Imports TensorFlow (and finds its devices) with the known start-up noise filtered out.
+
+  before_start: called after the import and before TensorFlow's runtime starts (its
+  first op, here), for what must be set before then: the thread pools.
+  """
   if "tensorflow" in sys.modules:
+    if before_start is not None:
+      before_start()
     return
   os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
   sys.stderr.flush()
@@ -50,6 +56,8 @@ def import_tensorflow_quietly():
     try:
       import tensorflow as tf
       tf.config.list_physical_devices()   # cuInit's messages come from here
+      if before_start is not None:
+        before_start()
       # XLA's first compilation logs its service start through absl's C++ logging,
       # which TF_CPP_MIN_LOG_LEVEL does not reach: start it here, inside the capture.
       tf.function(lambda x: x + 1.0, jit_compile=True)(tf.zeros([]))
@@ -72,8 +80,11 @@ def print_help(module_name):
   print("\n(--helpfull also lists absl's own flags.)")
 
 
-def run(main, module_name, command, needs_tensorflow=True):
-  """app.run(main) for console command `command` whose flags live in `module_name`."""
+def run(main, module_name, command, needs_tensorflow=True, before_tensorflow_starts=None):
+  """app.run(main) for console command `command` whose flags live in `module_name`.
+
+  before_tensorflow_starts: see `import_tensorflow_quietly` (called with flags parsed).
+  """
   if any(arg in HELP_FLAGS for arg in sys.argv[1:]):
     print_help(module_name)
     sys.exit(0)
@@ -82,7 +93,7 @@ def run(main, module_name, command, needs_tensorflow=True):
     if not flags.FLAGS["verbosity"].present:
       logging.set_verbosity(logging.WARNING)   # TF's checkpointing logs at INFO through absl
     if needs_tensorflow:
-      import_tensorflow_quietly()
+      import_tensorflow_quietly(before_tensorflow_starts)
     try:
       return main(argv)
     except USER_ERRORS as e:

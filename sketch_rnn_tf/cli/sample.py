@@ -127,8 +127,16 @@ def main(argv):
   print(f"wrote {len(grid.sketches)} sketches ({FLAGS.mode}) to {FLAGS.out}")
 
 
+def size_thread_pools():
+  """Before TensorFlow starts: the pools of the drawing path (graph mode: see compute_path)."""
+  from sketch_rnn_tf.utils import compute_path
+  compute_path.choose(compute_path.detect(),
+                      compute_path.AUTO if FLAGS.jit_compile is None else FLAGS.jit_compile,
+                      FLAGS.precision, what="drawing").apply_threads()
+
+
 def run():
-  common.run(main, __name__, "sketch-rnn-sample")
+  common.run(main, __name__, "sketch-rnn-sample", before_tensorflow_starts=size_thread_pools)
 
 
 if __name__ == "__main__":

@@ -75,8 +75,15 @@ def main(argv):
         flush=True)
 
 
+def size_thread_pools():
+  """Before TensorFlow starts: the pools of the path the trainer will take."""
+  compute_path.choose(compute_path.detect(),
+                      compute_path.AUTO if FLAGS.jit_compile is None else FLAGS.jit_compile,
+                      FLAGS.precision).apply_threads()
+
+
 def run():
-  common.run(main, __name__, "sketch-rnn-train")
+  common.run(main, __name__, "sketch-rnn-train", before_tensorflow_starts=size_thread_pools)
 
 
 if __name__ == "__main__":

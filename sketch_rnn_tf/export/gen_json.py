@@ -194,6 +194,20 @@ def read_gen_json(source) -> GenJson:
   return parse_gen_json(_load_bytes(source), where)
 
 
+def describe(gen: GenJson) -> str:
+  """One line on a file: its decoder, header and what the header says of its training
+  (the older header, version 2 and mode "gen", adds r_loss and training_size)."""
+  info = gen.info
+  parts = [f"decoder only: lstm {gen.weights[3].shape[0]} decoder, {NUM_MIXTURES} mixtures",
+           f"name {info.get('name')!r}, version {info.get('version')}, mode {info.get('mode')!r}",
+           f"max_seq_len {info.get('max_seq_len')}, scale factor {info.get('scale_factor'):.6g}"]
+  if "r_loss" in info:
+    parts.append(f"r_loss {info['r_loss']}")
+  if "training_size" in info:
+    parts.append(f"training size {info['training_size']}")
+  return "; ".join(parts)
+
+
 def hparams_for(gen: GenJson):
   """HParams of the unconditional LSTM-decoder SketchRNN a file describes."""
   from sketch_rnn_tf.model.hparams import HParams
@@ -226,26 +240,18 @@ def import_to_model_dir(source, out_dir, overwrite=False) -> str:
   The directory loads with `run_dir.load_model`; the optimizer state is a
   fresh one at step 0. Returns the checkpoint path.
   """
-  import tensorflow as tf
-  from sketch_rnn_tf.model.optimizer import make_optimizer
   from sketch_rnn_tf.utils import run_dir
   if os.path.exists(os.path.join(out_dir, run_dir.HPARAMS)) and not overwrite:
     raise FileExistsError(f"{out_dir} already holds a model ({run_dir.HPARAMS}); "
                           "choose another directory")
   gen = read_gen_json(source)
   model = model_from_gen_json(gen)
-  optimizer = make_optimizer(model.hp)
-  optimizer.build(model.trainable_variables)
   origin = source if _is_url(source) else os.path.abspath(os.fspath(source))
-  os.makedirs(out_dir, exist_ok=True)
   # "data" stays empty: the file does not say what it was trained on.
-  run_dir.save_config(out_dir, model.hp, {
+  return run_dir.save_imported(out_dir, model, {
       "scale_factor": model.scale_factor, "class_names": [], "data": {},
       "imported_from": {"gen_json": origin, "name": gen.info.get("name"),
-                        "info": gen.info}})
-  checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer)
-  manager = tf.train.CheckpointManager(checkpoint, os.path.join(out_dir, "best"), max_to_keep=1)
-  return manager.save(checkpoint_number=0)
+                        "info": gen.info}}, overwrite=True)
 
 
 def _check_writable(model):

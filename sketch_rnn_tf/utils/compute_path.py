@@ -85,17 +85,22 @@ class Path:
   def apply_threads(self):
     """Sizes TensorFlow's thread pools as `threads` says; returns the Path in effect.
 
-    That is this Path, or one with `threads` None where the pools keep what they
-    have: the environment sets them (THREAD_ENV), or TensorFlow's runtime has
-    already started in this process (its first op fixes them).
+    That is this Path (also when the pools are already so), or one with
+    `threads` None where the pools keep what they have: the environment sets
+    them (THREAD_ENV), or TensorFlow's runtime has already started in this
+    process (its first op fixes them).
     """
     if self.threads is None:
       return self
     if not any(v in os.environ for v in THREAD_ENV):
       import tensorflow as tf
+      threading = tf.config.threading
+      if (threading.get_inter_op_parallelism_threads(),
+          threading.get_intra_op_parallelism_threads()) == self.threads:
+        return self          # set already (the CLIs size the pools before TF starts)
       try:
-        tf.config.threading.set_inter_op_parallelism_threads(self.threads[0])
-        tf.config.threading.set_intra_op_parallelism_threads(self.threads[1])
+        threading.set_inter_op_parallelism_threads(self.threads[0])
+        threading.set_intra_op_parallelism_threads(self.threads[1])
         return self
       except RuntimeError:
         pass

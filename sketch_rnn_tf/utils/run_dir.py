@@ -75,3 +75,25 @@ def load_model(log_dir, which="best", seed=0):
   tf.train.Checkpoint(model=model, optimizer=model.optimizer).restore(
       path).assert_existing_objects_matched()
   return model
+
+
+def save_imported(out_dir, model, info, overwrite=False):
+  """Writes a model directory for weights that come from elsewhere (an import).
+
+  hparams.json, model_info.json (`info`: scale_factor, class_names, data and
+  where the weights came from) and best/ with the weights and a fresh
+  optimizer at step 0; every tool then loads it like a trained run. Returns
+  the checkpoint path.
+  """
+  import tensorflow as tf
+  from sketch_rnn_tf.model.optimizer import make_optimizer
+  if os.path.exists(os.path.join(out_dir, HPARAMS)) and not overwrite:
+    raise FileExistsError(f"{out_dir} already holds a model ({HPARAMS}); "
+                          "choose another directory or --overwrite")
+  optimizer = make_optimizer(model.hp)
+  optimizer.build(model.trainable_variables)
+  os.makedirs(out_dir, exist_ok=True)
+  save_config(out_dir, model.hp, info)
+  checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer)
+  manager = tf.train.CheckpointManager(checkpoint, os.path.join(out_dir, "best"), max_to_keep=1)
+  return manager.save(checkpoint_number=0)
