@@ -38,7 +38,8 @@ _HERE = os.path.dirname(os.path.abspath(__file__))
 flags.DEFINE_string("data", os.path.join(_HERE, "..", "..", "shared", "data", "aaron_sheep.npz"),
                     "Sketch .npz file.")
 flags.DEFINE_integer("steps", 30, "Timed steps per config.")
-flags.DEFINE_string("configs", "hyper,lstm", "Which configs: hyper (paper), lstm (magenta).")
+flags.DEFINE_string("configs", "hyper,lstm", "Which configs: hyper (paper), lstm (magenta), "
+                    "quick (quickstart, README's main job).")
 flags.DEFINE_string("paths", "auto", "Comma-separated: auto, or {xla,graph}_{float32,bfloat16}.")
 flags.DEFINE_integer("profile_steps", 0, "If > 0, profile that many steps of one batch by op "
                      "(op_profile.py) after the timed steps and print where the time goes.")
@@ -46,7 +47,7 @@ flags.DEFINE_string("worker", None, "Internal: run one config and print its JSON
 flags.DEFINE_string("path", "auto", "Internal: the worker's path.")
 FLAGS = flags.FLAGS
 
-PRESETS = {"hyper": "paper", "lstm": "magenta"}
+PRESETS = {"hyper": "paper", "lstm": "magenta", "quick": "quickstart"}
 
 
 def forward_flops_per_point(hp):

@@ -2,6 +2,7 @@
 
   sketch-rnn-train --data=cat.npz,dog.npz --preset=paper --model_dir=runs/catdog
   sketch-rnn-train --tfds=quickdraw_sketch_rnn/cat --preset=magenta --hparams=kl_weight=1.0
+  sketch-rnn-train --init_from=runs/sheep_import --data=my_sheep.npz --model_dir=runs/tuned
 
 A model directory holds everything a run needs to go on and every tool needs to
 use the model: hparams.json and model_info.json (scale factor, class names,
@@ -44,6 +45,12 @@ flags.DEFINE_bool("jit_compile", None, "XLA-compile the train step (--nojit_comp
 flags.DEFINE_integer("max_nonfinite", 20, "Stop after this many non-finite steps in a row.")
 flags.DEFINE_integer("keep_checkpoints", 3, "How many recent checkpoints to keep.")
 flags.DEFINE_integer("eval_batches", 0, "Validation batches per evaluation (0: all).")
+flags.DEFINE_string("init_from", None, "Fine-tune: start from the weights and hparams of this "
+                    "model directory (trained here, or written by sketch-rnn-import); "
+                    "--hparams may change training options, not shapes (except "
+                    "conditional=true on a decoder-only model). A fresh optimizer and step.")
+flags.DEFINE_bool("rescale", False, "With --init_from: use the new data's scale factor "
+                  "instead of the source model's.")
 
 
 def model_dir():
@@ -65,7 +72,7 @@ def main(argv):
       precision=FLAGS.precision,
       jit_compile=compute_path.AUTO if FLAGS.jit_compile is None else FLAGS.jit_compile,
       max_nonfinite=FLAGS.max_nonfinite, keep_checkpoints=FLAGS.keep_checkpoints,
-      eval_batches=FLAGS.eval_batches)
+      eval_batches=FLAGS.eval_batches, init_from=FLAGS.init_from, rescale=FLAGS.rescale)
   try:
     step = trainer.train(config)
   except trainer.NonFiniteRun as e:

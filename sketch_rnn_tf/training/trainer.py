@@ -35,6 +35,7 @@ from sketch_rnn_tf.model import hparams as hparams_lib
 from sketch_rnn_tf.model.optimizer import make_optimizer
 from sketch_rnn_tf.model.sketch_rnn import SketchRNN
 from sketch_rnn_tf.sampling.sampler import Sampler
+from sketch_rnn_tf.training import finetune
 from sketch_rnn_tf.utils import compute_path, progress, render, run_dir
 from sketch_rnn_tf.utils.errors import InputError
 
@@ -63,6 +64,8 @@ class TrainConfig:
   max_nonfinite: int = 20
   keep_checkpoints: int = 3
   eval_batches: int = 0
+  init_from: str | None = None   # fine-tune: start from this model directory's weights
+  rescale: bool = False          # with init_from: the new data's scale factor, not the source's
 
   def __post_init__(self):
     if bool(self.data) == bool(self.tfds):
@@ -72,6 +75,11 @@ class TrainConfig:
                        f"not {self.precision!r}")
     if self.strategy not in STRATEGIES:
       raise InputError(f"--strategy must be one of {STRATEGIES}, not {self.strategy!r}")
+    if self.rescale and not self.init_from:
+      raise InputError("--rescale applies only with --init_from")
+    if self.init_from and os.path.abspath(self.init_from) == os.path.abspath(self.model_dir):
+      raise InputError("--init_from and --model_dir are the same directory: fine-tuning "
+                       "writes a new run (to go on with a run, run it again without --init_from)")
     for name in ("steps", "eval_every", "save_every", "log_every"):
       if getattr(self, name) < 1:
         raise InputError(f"--{name} must be at least 1, not {getattr(self, name)}")
@@ -91,6 +99,8 @@ def resolve_hparams(config):
         raise InputError(f"{model_dir} holds a run with other hparams; resume without "
                          "--hparams or use a new --model_dir")
       return saved, True
+    if config.init_from:
+      return finetune.resolve_hparams(config.init_from, config.hparams)[0], False
     return hparams_lib.get(config.preset, config.hparams), False
   except InputError:
     raise
@@ -114,10 +124,18 @@ def start_run(config, hp, data, resuming):
     return run_dir.read_config(config.model_dir)[1]["scale_factor"]
   source = ({"npz": [os.path.abspath(p) for p in config.data]} if config.data
             else {"tfds": list(config.tfds), "data_dir": config.data_dir})
+  factor, extra = data.scale_factor, {}
+  if config.init_from:
+    factor, line = finetune.scale_factor(run_dir.read_config(config.init_from)[1],
+                                          data.scale_factor, config.rescale)
+    print(f"fine-tuning from {config.init_from}: {line}", flush=True)
+    extra = {"init_from": {"model_dir": os.path.abspath(config.init_from),
+                           "rescale": config.rescale}}
   os.makedirs(config.model_dir, exist_ok=True)
-  run_dir.save_config(config.model_dir, hp, {"scale_factor": data.scale_factor,
-                                             "class_names": data.class_names, "data": source})
-  return data.scale_factor
+  run_dir.save_config(config.model_dir, hp, {"scale_factor": factor,
+                                             "class_names": data.class_names, "data": source,
+                                             **extra})
+  return factor
 
 
 def make_strategy(name):
@@ -271,6 +289,14 @@ def train(config):
   step = int(model.optimizer.iterations.numpy())
   if latest:
     print(f"resumed from {latest} at step {step}", flush=True)
+  elif config.init_from:
+    record = finetune.copy_weights(model, config.init_from)
+    if ckpt.chief:
+      _, info = run_dir.read_config(config.model_dir)
+      info["init_from"].update(record)
+      run_dir.write_json(os.path.join(config.model_dir, run_dir.INFO), info)
+    print(f"weights from {record['checkpoint']} (source step {record['source_step']})"
+          + (f"; new: {', '.join(record['fresh'])}" if record["fresh"] else ""), flush=True)
 
   # XLA compiles once per shape: pad to bucket bounds so there are only a few.
   pad = "bucket" if path.jit_compile else "longest"

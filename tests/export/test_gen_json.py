@@ -369,3 +369,63 @@ def test_imported_model_draws_and_exports_through_the_clis(tmp_path):
   assert int(got["lengths"][0]) == n
   np.testing.assert_allclose(got["strokes"].numpy()[0, :n, :2] / model.scale_factor,
                              s5[0, :n, :2], atol=1e-4)
+
+
+# ---------------------------------------------------------------- both sizes, both headers
+
+OLD_HEADER = {"mode": "gen", "version": 2, "r_loss": -0.2745, "training_size": 70000}
+
+
+def _random_decoder(units, seed=0):
+  """An unconditional LSTM decoder of `units` (20 mixtures) with random weights."""
+  from sketch_rnn_tf.model.hparams import HParams
+  from sketch_rnn_tf.model.sketch_rnn import SketchRNN
+  model = SketchRNN(HParams(conditional=False, dec_model="lstm", dec_rnn_size=units,
+                            num_mixture=20, max_seq_len=100), scale_factor=40.0)
+  model.build()
+  rng = np.random.default_rng(seed)
+  for var in model.trainable_variables:
+    var.assign(rng.normal(0, 0.05, var.shape).astype(np.float32))
+  return model
+
+
+@pytest.mark.parametrize("units", [512, 1024])
+@pytest.mark.parametrize("header", ["current", "old"])
+def test_both_sizes_and_headers_import_sample_and_write(tmp_path, units, header):
+  """The published files come with 512 and 1024 units and two headers; a file written
+  here stands in for the 1024-unit ones (they cannot be downloaded here)."""
+  from sketch_rnn_tf.export import gen_json
+  from sketch_rnn_tf.sampling.sampler import Sampler
+  from sketch_rnn_tf.utils import run_dir
+  path = str(tmp_path / "m.gen.json")
+  gen_json.write_gen_json(_random_decoder(units), path, name="m")
+  if header == "old":
+    with open(path) as f:
+      doc = json.load(f)
+    doc[0].update(OLD_HEADER)
+    write_doc(tmp_path, doc, "m.gen.json")
+  written = json.load(open(path))
+  out = str(tmp_path / "model")
+  gen_json.import_to_model_dir(path, out)
+  model = run_dir.load_model(out)
+  assert model.decoder.cell.units == units
+  s5, lengths = Sampler(model, jit_compile=False).sample(num=2, temperature=0.5, max_len=20,
+                                                         seed=0)
+  assert np.isfinite(s5).all() and s5.shape == (2, 20, 5)
+  again = str(tmp_path / "again.gen.json")
+  gen_json.write_gen_json(model, again, name="m")
+  assert json.load(open(again))[1:] == written[1:]   # the int16 tensors, bit for bit
+  line = gen_json.describe(gen_json.read_gen_json(path))
+  assert f"lstm {units} decoder" in line
+  if header == "old":
+    assert "version 2, mode 'gen'" in line and "r_loss -0.2745" in line
+    assert "training size 70000" in line
+
+
+@pytest.mark.slow
+def test_cli_import_shows_the_old_headers_training_figures(tmp_path):
+  doc = small_document(**OLD_HEADER)
+  path = write_doc(tmp_path, doc, "old.gen.json")
+  r = run_cli(f"--gen_json={path}", f"--out={tmp_path / 'old'}")
+  assert r.returncode == 0, r.stderr[-3000:]
+  assert "r_loss -0.2745; training size 70000" in r.stdout
