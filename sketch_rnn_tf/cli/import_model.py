@@ -54,7 +54,8 @@ def import_tf1():
   hp = model.hp
   kind = (f"VAE: {hp.enc_model} {hp.enc_rnn_size} encoder, z {hp.z_size}, "
           if hp.conditional else "decoder only: ")
-  print(f"imported {record['tf1_checkpoint']} into {FLAGS.out} ({path})")
+  print(f"imported {record['tf1_checkpoint']} (trained {record['tf1_step']} steps) into "
+        f"{FLAGS.out} ({path})")
   print(f"  {kind}{hp.dec_model} {hp.dec_rnn_size} decoder, {hp.num_mixture} mixtures; "
         f"{record['variables']} variables; scale factor {model.scale_factor:.6g} "
         f"({record['scale_factor']['scale_factor']})")

@@ -314,8 +314,9 @@ def model_from_checkpoint(directory, scale_factor, step=None, seed=0):
   left = [v.path for v in model.trainable_variables if id(v) not in assigned]
   if left:
     raise AssertionError(f"variables the import did not set: {left}")
+  step = os.path.basename(prefix).rpartition("-")[2]
   record = {"tf1_checkpoint": os.path.abspath(prefix), "run": run, "notes": notes,
-            "variables": len(w)}
+            "variables": len(w), "tf1_step": int(step) if step.isdigit() else None}
   return model, record
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from sketch_rnn_tf.export.graphs import F32, ModelGraphs, spec
+from sketch_rnn_tf.export.graphs import F32, I32, ModelGraphs, spec
 from sketch_rnn_tf.layers import lstm_math
 from sketch_rnn_tf.sampling import sampler
 
@@ -32,7 +32,8 @@ def params_layout(num_mixture):
 
 
 class TfjsGraphs(ModelGraphs):
-  """decode_step, sample (noise given) and, for conditional models, initial_state."""
+  """decode_step, sample (noise given) and, for conditional models, initial_state and
+  encode."""
 
   def specs(self):
     cond = self.cond_specs()
@@ -42,7 +43,43 @@ class TfjsGraphs(ModelGraphs):
                                                "noise")] + cond)}
     if self.conditional:
       out["initial_state"] = (self.initial_state, self.z_spec())
+      out["encode"] = (self.encode, [spec([None, None, 5], F32, "strokes"),
+                                     spec([None], I32, "lengths")])
     return out
+
+  def encode(self, strokes, lengths):
+    """mu and presig of stroke-5 sketches in px [B, T, 5] (no start token), `lengths` real
+    points each: the bidirectional encoder as one loop over t of both directions.
+
+    The backward direction reads x[T-1-t] and changes its state only while
+    T-1-t < length: from the zero state it takes x[L-1], ..., x[0], each
+    sketch reversed within its own length (what `SketchEncoder` does with
+    reverse_sequence, which TF.js lacks). No TensorArrays: only the final
+    states are needed.
+    """
+    enc = self.model.encoder
+    cells = (enc.forward_cell, enc.backward_cell)
+    x = self.normalised(strokes)
+    lengths = tf.cast(lengths, I32)
+    steps = tf.shape(x)[1]
+    xw = [tf.cast(c.project_inputs(x), F32) for c in cells]
+    weights = [lstm_math.prepare(c.spec, c.recurrence_weights()) for c in cells]
+    zeros = tf.zeros([tf.shape(x)[0], enc.units], F32)
+
+    def direction(k, t, state):
+      _, new, _ = lstm_math.step(cells[k].spec, weights[k], tf.gather(xw[k], t, axis=1), state)
+      alive = (t < lengths)[:, None]
+      return [tf.where(alive, n, o) for n, o in zip(new, state)]
+
+    def body(t, fc, fh, bc, bh):
+      fc, fh = direction(0, t, [fc, fh])
+      bc, bh = direction(1, steps - 1 - t, [bc, bh])
+      return t + 1, fc, fh, bc, bh
+
+    _, _, fh, _, bh = tf.while_loop(lambda t, *_: t < steps, body,
+                                    (tf.constant(0), zeros, zeros, zeros, zeros))
+    h = tf.concat([fh, bh], axis=1)
+    return {"mu": tf.cast(enc.mu(h), F32), "presig": tf.cast(enc.presig(h), F32)}
 
   def state_parts(self, z, batch):
     dense = self.decoder.init_state

@@ -126,6 +126,7 @@ def test_import_writes_a_model_directory_every_tool_loads(tmp_path):
   _, info = run_dir.read_config(out)
   assert info["imported_from"]["tf1_checkpoint"].endswith("vector-25")
   assert info["imported_from"]["run"]["data_set"] == ["aaron_sheep.npz"]
+  assert info["imported_from"]["tf1_step"] == 25
   s5, lengths = Sampler(loaded, jit_compile=False).sample(num=2, temperature=0.5, seed=1)
   assert np.isfinite(s5).all() and s5.shape[0] == 2 and len(lengths) == 2
   with pytest.raises(FileExistsError, match="already holds a model"):
@@ -273,3 +274,27 @@ def test_cli_import_then_sample_and_export(tmp_path):
            f"--out={tmp_path / 'x'}")
   assert r.returncode == 2 and "not in a TF1 checkpoint" in r.stderr
   assert not (tmp_path / "x" / "hparams.json").exists()
+
+
+@pytest.mark.slow
+def test_imported_vae_encodes_in_tfjs_as_the_original_code(tmp_path):
+  """The way out the original code's users lacked: their conditional model's encoder
+  in the browser runtime (TF.js in Node here), against the original's own outputs."""
+  from sketch_rnn_tf.export import tfjs
+  from tests.export.test_tfjs import NODE_CHECK, WEB, _need_converter, _need_node_tfjs
+  _need_converter()
+  _need_node_tfjs()
+  model, _, e = imported("layer_norm_vae")
+  tfjs_dir = str(tmp_path / "tfjs")
+  assert "encode" in tfjs.convert(model, tfjs_dir, version=1)["graphs"]
+  px = e["strokes"][:, 1:].copy()
+  px[..., :2] *= e["scale_factor"]
+  request = tmp_path / "request.json"
+  request.write_text(json.dumps({"tfjs_dir": tfjs_dir, "encode": {
+      "strokes": px.tolist(), "lengths": e["lengths"].tolist()}}))
+  r = subprocess.run(["node", NODE_CHECK, WEB, str(request)], capture_output=True, text=True,
+                     timeout=300)
+  assert r.returncode == 0, r.stderr[-3000:]
+  got = json.loads(r.stdout)["encode"]
+  np.testing.assert_allclose(got["mu"], e["mean"], atol=TOLERANCE, rtol=0)
+  np.testing.assert_allclose(got["presig"], e["presig"], atol=TOLERANCE, rtol=0)

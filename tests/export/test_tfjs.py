@@ -70,7 +70,7 @@ def converted(tiny_run, tmp_path_factory):
   model = run_dir.load_model(tiny_run)
   out = str(tmp_path_factory.mktemp("tfjs"))
   manifest = tfjs_convert.convert(model, out, version=1)
-  assert sorted(manifest["graphs"]) == ["decode_step", "initial_state", "sample"]
+  assert sorted(manifest["graphs"]) == ["decode_step", "encode", "initial_state", "sample"]
   return model, out
 
 
@@ -94,7 +94,8 @@ def test_manifest(converted):
     assert os.path.exists(os.path.join(out, manifest["graphs"][name]["path"]))
     with open(os.path.join(out, name, "model.json"), encoding="utf-8") as f:
       text = f.read()
-    for op in ("Stateless", "Assert", "CheckNumerics"):  # not in TF.js
+    for op in ("StatelessRandom", "StatelessMultinomial", "StatelessTruncated", "Assert",
+               "CheckNumerics"):  # not in TF.js (StatelessWhile is)
       assert f'"op": "{op}' not in text and f'"op":"{op}' not in text
 
 
@@ -119,6 +120,12 @@ def run_node(model, tfjs_dir, tmp_dir, steps=60):
   request = {"tfjs_dir": tfjs_dir,
              "decode_step": {k: inputs[k].tolist() for k in ["prev", "state"] + cond},
              "sample": {k: inputs[k].tolist() for k in ["temperature", "noise"] + cond}}
+  if model.hp.conditional:
+    lengths = np.array([9, 3, 12, 1], np.int32)
+    strokes = rng.normal(0, 15, (batch, 12, 5)).astype(np.float32)
+    strokes[..., 2:] = np.eye(3, dtype=np.float32)[rng.integers(0, 2, (batch, 12))]
+    inputs.update(strokes=strokes, lengths=lengths)
+    request["encode"] = {"strokes": strokes.tolist(), "lengths": lengths.tolist()}
   path = os.path.join(tmp_dir, "request.json")
   with open(path, "w", encoding="utf-8") as f:
     json.dump(request, f)
@@ -158,6 +165,17 @@ def _python_loop(model, x):
   cond = {k: tf.constant(x[k]) for k in ("z", "labels") if k in x}
   out = builder.sample_noise(tf.constant(x["temperature"]), tf.constant(x["noise"]), **cond)
   return out["strokes"].numpy(), out["lengths"].numpy()
+
+
+def test_node_encode_matches_python(converted, node_result):
+  import tensorflow as tf
+  model, (result, x) = converted[0], node_result
+  s = x["strokes"].copy()
+  s[..., :2] /= model.scale_factor
+  mu, presig = model.encoder(tf.constant(s), tf.constant(x["lengths"]))
+  np.testing.assert_allclose(result["encode"]["mu"], mu.numpy(), atol=1e-5)
+  np.testing.assert_allclose(result["encode"]["presig"], presig.numpy(), atol=1e-5)
+  assert np.abs(mu.numpy()).max() > 1e-3   # a real code, not the zero start
 
 
 def test_node_sample_is_well_formed_and_matches_python(converted, node_result):

@@ -4,7 +4,8 @@
 //   node check_tfjs.js <node_modules parent dir> <request.json> > result.json
 //
 // request.json: {"tfjs_dir": ..., "decode_step": {prev, state, z?, labels?},
-//                "sample": {temperature, noise, z?, labels?}}
+//                "sample": {temperature, noise, z?, labels?}, "encode"?: {strokes, lengths}}
+// (with "encode" alone, only encode runs)
 // result.json: {"decode_step": {output name: nested array}, "sample_graph": {strokes,
 //   lengths}, "sample_js": {points, lengths}, "backend": ..., "ms": {...}}
 'use strict';
@@ -51,20 +52,38 @@ async function main() {
   const model = await SketchModel.load(tf, manifest, loadFromFiles(request.tfjs_dir));
   const result = {backend: tf.getBackend(), ms: {}};
 
-  // decode_step on given inputs.
-  const d = request.decode_step;
-  const g = manifest.graphs.decode_step;
-  const names = Object.keys(g.outputs).sort();
-  const feed = model.feed('decode_step', {
-    prev: tf.tensor(d.prev, null, 'float32'), state: tf.tensor(d.state, null, 'float32'),
-    z: d.z ? tf.tensor(d.z, null, 'float32') : null,
-    labels: d.labels ? tf.tensor(d.labels, null, 'int32') : null,
-  });
-  let t0 = Date.now();
-  const outs = model.graphs.decode_step.execute(feed, names.map(n => g.outputs[n].node));
-  result.ms.decode_step = Date.now() - t0;
-  result.decode_step = {};
-  names.forEach((n, k) => { result.decode_step[n] = outs[k].arraySync(); });
+  let t0;
+  if (request.decode_step) {
+    // decode_step on given inputs.
+    const d = request.decode_step;
+    const g = manifest.graphs.decode_step;
+    const names = Object.keys(g.outputs).sort();
+    const feed = model.feed('decode_step', {
+      prev: tf.tensor(d.prev, null, 'float32'), state: tf.tensor(d.state, null, 'float32'),
+      z: d.z ? tf.tensor(d.z, null, 'float32') : null,
+      labels: d.labels ? tf.tensor(d.labels, null, 'int32') : null,
+    });
+    t0 = Date.now();
+    const outs = model.graphs.decode_step.execute(feed, names.map(n => g.outputs[n].node));
+    result.ms.decode_step = Date.now() - t0;
+    result.decode_step = {};
+    names.forEach((n, k) => { result.decode_step[n] = outs[k].arraySync(); });
+  }
+
+  // encode (conditional models): strokes in px [B, T, 5] and lengths -> mu, presig.
+  if (request.encode) {
+    const e = manifest.graphs.encode;
+    const eNames = Object.keys(e.outputs).sort();
+    const eFeed = model.feed('encode', {strokes: tf.tensor(request.encode.strokes, null, 'float32'),
+                                        lengths: tf.tensor(request.encode.lengths, null, 'int32')});
+    t0 = Date.now();
+    const eOuts = await model.graphs.encode.executeAsync(eFeed, eNames.map(n => e.outputs[n].node));
+    result.ms.encode = Date.now() - t0;
+    result.encode = {};
+    eNames.forEach((n, k) => { result.encode[n] = eOuts[k].arraySync(); });
+    tf.dispose(eOuts);
+    if (!request.decode_step) { process.stdout.write(JSON.stringify(result)); return; }
+  }
 
   // The converted loop, and the same noise through the per-step JS loop.
   const s = request.sample;
