@@ -241,9 +241,7 @@ def import_to_model_dir(source, out_dir, overwrite=False) -> str:
   fresh one at step 0. Returns the checkpoint path.
   """
   from sketch_rnn_tf.utils import run_dir
-  if os.path.exists(os.path.join(out_dir, run_dir.HPARAMS)) and not overwrite:
-    raise FileExistsError(f"{out_dir} already holds a model ({run_dir.HPARAMS}); "
-                          "choose another directory")
+  run_dir.refuse_existing(out_dir, overwrite)
   gen = read_gen_json(source)
   model = model_from_gen_json(gen)
   origin = source if _is_url(source) else os.path.abspath(os.fspath(source))

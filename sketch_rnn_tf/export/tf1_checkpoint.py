@@ -352,14 +352,13 @@ def import_to_model_dir(directory, out_dir, scale_factor=None, data=(), step=Non
   Returns (checkpoint path, the model, the import record written to model_info.json).
   """
   from sketch_rnn_tf.utils import run_dir
-  if os.path.exists(os.path.join(out_dir, run_dir.HPARAMS)) and not overwrite:
-    raise FileExistsError(f"{out_dir} already holds a model ({run_dir.HPARAMS}); "
-                          "choose another directory or --overwrite")
+  run_dir.refuse_existing(out_dir, overwrite)
   hp, _, _ = read_config(directory)   # refuses a bad config before data is read
   factor, source = scale_factor_of(scale_factor, data, hp.max_seq_len)
   model, record = model_from_checkpoint(directory, factor, step)
   record["scale_factor"] = source
+  data_record = {"npz": source["npz"]} if "npz" in source else {}
   path = run_dir.save_imported(out_dir, model, {
-      "scale_factor": factor, "class_names": [], "data": source.get("npz") and
-      {"npz": source["npz"]} or {}, "imported_from": record}, overwrite=True)
+      "scale_factor": factor, "class_names": [], "data": data_record, "imported_from": record},
+      overwrite=True)
   return path, model, record

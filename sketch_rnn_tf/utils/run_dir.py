@@ -77,6 +77,13 @@ def load_model(log_dir, which="best", seed=0):
   return model
 
 
+def refuse_existing(out_dir, overwrite=False):
+  """FileExistsError if out_dir already holds a model (importers call it before reading)."""
+  if os.path.exists(os.path.join(out_dir, HPARAMS)) and not overwrite:
+    raise FileExistsError(f"{out_dir} already holds a model ({HPARAMS}); "
+                          "choose another directory or --overwrite")
+
+
 def save_imported(out_dir, model, info, overwrite=False):
   """Writes a model directory for weights that come from elsewhere (an import).
 
@@ -87,9 +94,7 @@ def save_imported(out_dir, model, info, overwrite=False):
   """
   import tensorflow as tf
   from sketch_rnn_tf.model.optimizer import make_optimizer
-  if os.path.exists(os.path.join(out_dir, HPARAMS)) and not overwrite:
-    raise FileExistsError(f"{out_dir} already holds a model ({HPARAMS}); "
-                          "choose another directory or --overwrite")
+  refuse_existing(out_dir, overwrite)
   optimizer = make_optimizer(model.hp)
   optimizer.build(model.trainable_variables)
   os.makedirs(out_dir, exist_ok=True)
