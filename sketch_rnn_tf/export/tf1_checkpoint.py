@@ -123,8 +123,7 @@ def _cell_variables(scope, kind, x_size, units, hyper_units=0, emb=0):
     return _ln_cell_variables(f"{scope}/LayerNormLSTMCell", x_size, units)
   c = f"{scope}/HyperLSTMCell"
   shapes = {f"{c}/W_xh": [x_size, g4], f"{c}/W_hh": [units, g4], f"{c}/bias": [g4],
-            f"{c}/ln_all/ln_gamma": [g4], f"{c}/ln_all/ln_beta": [g4],
-            f"{c}/ln_c/ln_gamma": [units], f"{c}/ln_c/ln_beta": [units]}
+            **_ln_shapes(c, units)}
   shapes.update(_ln_cell_variables(f"{c}/LayerNormLSTMCell", x_size + units, hyper_units))
   for gate in GATES:
     for part in "xh":
@@ -138,11 +137,23 @@ def _cell_variables(scope, kind, x_size, units, hyper_units=0, emb=0):
   return shapes
 
 
+# The original's layer norms under a cell's scope -> our variable names, and the
+# width of each (in units of H).
+LN_VARIABLES = {"ln_all/ln_gamma": ("ln_gamma", 4), "ln_all/ln_beta": ("ln_beta", 4),
+                "ln_c/ln_gamma": ("ln_c_gamma", 1), "ln_c/ln_beta": ("ln_c_beta", 1)}
+
+
+def _ln_shapes(c, units):
+  return {f"{c}/{name}": [width * units] for name, (_, width) in LN_VARIABLES.items()}
+
+
+def _ln_pairs(cell, c, w):
+  return [(getattr(cell, ours), w[f"{c}/{name}"]) for name, (ours, _) in LN_VARIABLES.items()]
+
+
 def _ln_cell_variables(c, x_size, units):
   g4 = 4 * units
-  return {f"{c}/W_xh": [x_size, g4], f"{c}/W_hh": [units, g4], f"{c}/ln_all/ln_gamma": [g4],
-          f"{c}/ln_all/ln_beta": [g4], f"{c}/ln_c/ln_gamma": [units],
-          f"{c}/ln_c/ln_beta": [units]}
+  return {f"{c}/W_xh": [x_size, g4], f"{c}/W_hh": [units, g4], **_ln_shapes(c, units)}
 
 
 def _hyper_sizes(shapes, where):
@@ -234,18 +245,15 @@ def _cell_assignments(cell, kind, scope, w):
   if kind == "layer_norm":
     return _ln_assignments(cell, f"{scope}/LayerNormLSTMCell", w)
   c = f"{scope}/HyperLSTMCell"
-  out = [(cell.w_x, w[f"{c}/W_xh"]), (cell.w_h, w[f"{c}/W_hh"]), (cell.bias, w[f"{c}/bias"]),
-         (cell.ln_gamma, w[f"{c}/ln_all/ln_gamma"]), (cell.ln_beta, w[f"{c}/ln_all/ln_beta"]),
-         (cell.ln_c_gamma, w[f"{c}/ln_c/ln_gamma"]), (cell.ln_c_beta, w[f"{c}/ln_c/ln_beta"])]
+  out = [(cell.w_x, w[f"{c}/W_xh"]), (cell.w_h, w[f"{c}/W_hh"]), (cell.bias, w[f"{c}/bias"])]
+  out += _ln_pairs(cell, c, w)
   hyper = cell.hyper
   h = f"{c}/LayerNormLSTMCell"
   x_rows = hyper.w_x.shape[0]
   w_xh = w[f"{h}/W_xh"]
   out += [(hyper.w_x, w_xh[:x_rows]),
           (hyper.w_h, np.concatenate([w_xh[x_rows:], w[f"{h}/W_hh"]], 0))]
-  out += [(var, w[f"{h}/{n}"]) for var, n in (
-      (hyper.ln_gamma, "ln_all/ln_gamma"), (hyper.ln_beta, "ln_all/ln_beta"),
-      (hyper.ln_c_gamma, "ln_c/ln_gamma"), (hyper.ln_c_beta, "ln_c/ln_beta"))]
+  out += _ln_pairs(hyper, h, w)
   scaled = [f"{c}/hyper_{g}{p}" for p in "xh" for g in GATES]   # lstm_math's 8 scale groups
   biased = [f"{c}/hyper_{g}h" for g in GATES]                     # and its 4 bias groups
   out += [
@@ -258,9 +266,7 @@ def _cell_assignments(cell, kind, scope, w):
 
 
 def _ln_assignments(cell, c, w):
-  return [(cell.w_x, w[f"{c}/W_xh"]), (cell.w_h, w[f"{c}/W_hh"]),
-          (cell.ln_gamma, w[f"{c}/ln_all/ln_gamma"]), (cell.ln_beta, w[f"{c}/ln_all/ln_beta"]),
-          (cell.ln_c_gamma, w[f"{c}/ln_c/ln_gamma"]), (cell.ln_c_beta, w[f"{c}/ln_c/ln_beta"])]
+  return [(cell.w_x, w[f"{c}/W_xh"]), (cell.w_h, w[f"{c}/W_hh"])] + _ln_pairs(cell, c, w)
 
 
 def state_columns(kind, units, hyper_units=0):
