@@ -7,6 +7,7 @@ computations.
 """
 from __future__ import annotations
 
+import base64
 import functools
 import http.server
 import math
@@ -273,8 +274,23 @@ def unconditional_model(units=48, seed=0, **overrides):
   return model
 
 
+def small_gen_json_document(units=4, seed=0, **info):
+  """A valid decoder-only .gen.json [info, shapes, weights] with random weights."""
+  rng = np.random.default_rng(seed)
+  shapes = [[units, 123], [123], [5, 4 * units], [units, 4 * units], [4 * units]]
+  strings = [base64.b64encode(rng.integers(-32767, 32768, size=int(np.prod(s)))
+                              .astype("<i2").tobytes()).decode("ascii") for s in shapes]
+  head = {"mode": 2, "version": 6, "max_seq_len": 50, "name": "small", "scale_factor": 20.0}
+  head.update(info)
+  return [head, shapes, strings]
+
+
 class FileServer:
-  """Serves {url name: file path} on 127.0.0.1 from a thread (only those files)."""
+  """Serves {url name: file path} on 127.0.0.1 from a thread (only those files).
+
+  A value may instead be a function of the request handler, which writes the
+  response itself (a server that streams forever, say).
+  """
 
   def __init__(self, files):
     self.files = dict(files)
@@ -304,6 +320,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     path = self.files.get(self.path.lstrip("/"))
     if path is None:
       self.send_error(404)
+      return
+    if callable(path):
+      path(self)
       return
     with open(path, "rb") as f:
       body = f.read()

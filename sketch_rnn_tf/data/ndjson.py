@@ -37,6 +37,7 @@ import numpy as np
 
 from sketch_rnn_tf import defaults
 from sketch_rnn_tf.data import npz_io, simplify, strokes
+from sketch_rnn_tf.utils import limits
 from sketch_rnn_tf.utils.errors import InputError
 
 FORMATS = ("raw", "simplified")
@@ -62,7 +63,8 @@ def _stroke_arrays(drawing: Any) -> list[tuple[np.ndarray, int]]:
   """
   if not isinstance(drawing, (list, tuple)):
     raise NdjsonError(f"'drawing' must be a list of strokes, got {type(drawing).__name__}")
-  out = []
+  out, total = [], 0
+  max_coord = limits.get("coordinate")
   for i, stroke in enumerate(drawing):
     if not isinstance(stroke, (list, tuple)) or len(stroke) not in (2, 3):
       what = (f"{len(stroke)} lists" if isinstance(stroke, (list, tuple))
@@ -82,11 +84,18 @@ def _stroke_arrays(drawing: Any) -> list[tuple[np.ndarray, int]]:
         raise NdjsonError(f"stroke {i}: {name} must be a flat list of numbers")
       if not np.isfinite(column).all():
         raise NdjsonError(f"stroke {i}: {name} holds a non-finite value")
+      if name != "t" and len(column) and np.abs(column).max() > max_coord:
+        raise NdjsonError(f"stroke {i}: {name} holds {np.abs(column).max():g}, beyond the "
+                          f"limit of +-{max_coord:g} (set {limits.env_name('coordinate')} "
+                          "to allow more)")
       columns.append(column)
     lengths = {len(c) for c in columns}
     if len(lengths) != 1:
       raise NdjsonError(f"stroke {i}: coordinate lists differ in length "
                         f"({', '.join(str(len(c)) for c in columns)})")
+    total += len(columns[0])
+    if total > limits.get("drawing_points"):
+      raise NdjsonError(f"stroke {i}: {limits.exceeded('drawing_points', 'the point count', total)}")
     out.append((np.stack(columns[:2], axis=1), len(stroke)))
   return out
 
@@ -212,7 +221,14 @@ def _polylines(arrays: list[tuple[np.ndarray, int]], fmt: str | None,
   if not lines:
     return []
   if fmt == "raw":
-    lines = [resample(line, spacing) for line in _normalize_raw(lines, size)]
+    lines = _normalize_raw(lines, size)
+    # What resampling would make, checked before it is made: a dense zigzag of a
+    # few points per pixel can ask for billions.
+    count = sum(float(np.hypot(*np.diff(line, axis=0).T).sum()) for line in lines) / spacing
+    if count > limits.get("resampled_points"):
+      raise NdjsonError(limits.exceeded("resampled_points", "resampling at "
+                                        f"{spacing:g} px makes a point count that", round(count)))
+    lines = [resample(line, spacing) for line in lines]
   if epsilon and (fmt == "raw" or resimplify):
     lines = simplify.simplify_polylines(lines, epsilon, backend=backend)
   if fmt == "raw":
@@ -268,6 +284,11 @@ def _source_name(source: Any) -> str:
   return str(getattr(source, "name", "<lines>"))
 
 
+def _capped_readlines(f, cap: int) -> Iterator:
+  while line := f.readline(cap + 1):
+    yield line
+
+
 def _iter_lines(source: Any, name: str) -> Iterator[tuple[int, str]]:
   """(1-based line number, text) for every line of a path or iterable of lines.
 
@@ -282,7 +303,10 @@ def _iter_lines(source: Any, name: str) -> Iterator[tuple[int, str]]:
     with (gzip.open if compressed else open)(source, "rb") as f:
       yield from _iter_lines(f, name)
     return
-  lines = iter(source)
+  cap = int(limits.get("ndjson_line_bytes"))
+  # A file is read a capped line at a time: one line with no newline would
+  # otherwise be read whole, however large.
+  lines = _capped_readlines(source, cap) if hasattr(source, "readline") else iter(source)
   number = 0
   while True:
     try:
@@ -293,6 +317,9 @@ def _iter_lines(source: Any, name: str) -> Iterator[tuple[int, str]]:
       # A broken gzip stream or bad UTF-8 in a text file object.
       raise NdjsonError(f"{name}:{number + 1}: cannot read the line ({e})") from None
     number += 1
+    if len(line) > cap:
+      raise NdjsonError(f"{name}:{number}: the line is longer than the limit of {cap:,} "
+                        f"characters (set {limits.env_name('ndjson_line_bytes')} to allow more)")
     if isinstance(line, (bytes, bytearray)):
       try:
         line = bytes(line).decode("utf-8")

@@ -12,18 +12,21 @@ A spec names a file and, where it holds many sketches, which ones:
   FILE.json                    a stroke-3 list [[dx, dy, pen_lifted], ...]
 
 Every reader returns (name, stroke-3 float32 [L, 3]) pairs; errors name the
-file and the record.
+file and the record. What a file may make us read is limited (`utils.limits`:
+`sketch_file_bytes`, `drawing_points`, `coordinate`), and an SVG with a DTD
+(where XML entities, and so "billion laughs" expansion, live) is refused.
 """
 from __future__ import annotations
 
 import json
 import os
 import re
-import xml.etree.ElementTree as ET
+from xml.parsers import expat
 
 import numpy as np
 
 from sketch_rnn_tf.data import strokes
+from sketch_rnn_tf.utils import limits
 from sketch_rnn_tf.utils.errors import InputError
 
 
@@ -48,12 +51,27 @@ def _indices(text, where):
     raise SketchInputError(f"{where}: indices must be integers, got {text!r}") from None
 
 
+def _check_size(points, where):
+  """Refuses more points than `drawing_points` or coordinates beyond `coordinate`."""
+  if len(points) > limits.get("drawing_points"):
+    raise SketchInputError(
+        f"{where}: {limits.exceeded('drawing_points', 'the point count', len(points))}")
+  if not np.all(np.isfinite(points)):
+    raise SketchInputError(f"{where}: non-finite values")
+  biggest = float(np.abs(points).max()) if points.size else 0.0
+  if biggest > limits.get("coordinate"):
+    raise SketchInputError(f"{where}: {limits.exceeded('coordinate', 'a coordinate', biggest)}")
+
+
 def _checked(s3, where):
-  s3 = np.asarray(s3, np.float32)
+  try:
+    with np.errstate(over="ignore"):  # a float32 overflow becomes inf, refused below
+      s3 = np.asarray(s3, np.float32)
+  except (TypeError, ValueError, OverflowError) as e:
+    raise SketchInputError(f"{where}: not a stroke-3 list of numbers ({e})") from None
   if s3.ndim != 2 or s3.shape[1] != 3:
     raise SketchInputError(f"{where}: a stroke-3 sketch is [L, 3], got shape {s3.shape}")
-  if not np.all(np.isfinite(s3)):
-    raise SketchInputError(f"{where}: non-finite values")
+  _check_size(s3[:, :2], where)
   if not np.isin(s3[:, 2], (0, 1)).all():
     raise SketchInputError(f"{where}: the pen column must be 0 or 1")
   return s3
@@ -95,11 +113,22 @@ def _from_ndjson(path, parts):
 
 _NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
 _TOKEN = re.compile(rf"([A-Za-z])|({_NUMBER})")
+_NUMBER_RE = re.compile(_NUMBER)
+
+
+def _check_token_count(pattern, text, where):
+  """Counts an attribute's numbers (and commands) before they are made: a few per point."""
+  count = sum(1 for _ in pattern.finditer(text))
+  if count > 3 * limits.get("drawing_points"):
+    raise SketchInputError(f"{where}: {count:,} numbers and commands, more than three per "
+                           f"point for {limits.get('drawing_points'):,.0f} points (set "
+                           f"{limits.env_name('drawing_points')} to allow more)")
 
 
 def _path_polylines(d, where):
   """Polylines from an SVG path's d attribute (straight-line commands only)."""
   lines, line, pos, start, cmd = [], [], np.zeros(2), np.zeros(2), None
+  _check_token_count(_TOKEN, d, where)
   tokens = [(c, float(n) if n else None) for c, n in _TOKEN.findall(d)]
   i = 0
 
@@ -147,31 +176,64 @@ def _path_polylines(d, where):
   return lines
 
 
+def _svg_elements(path):
+  """(tag without namespace, attributes) of every element, in document order.
+
+  expat, not ElementTree, so that a document type declaration can be refused
+  before any entity in it is defined, let alone expanded.
+  """
+  elements = []
+  parser = expat.ParserCreate(namespace_separator="}")
+
+  def refuse_dtd(*args):
+    raise SketchInputError(f"{path}: an SVG with a document type declaration (<!DOCTYPE>) "
+                           "is refused: its entities could expand without bound")
+
+  parser.StartDoctypeDeclHandler = refuse_dtd
+  parser.EntityDeclHandler = refuse_dtd
+  def start(tag, attrs):
+    if len(elements) >= limits.get("drawing_points"):
+      raise SketchInputError(f"{path}: more elements than the limit of "
+                             f"{limits.get('drawing_points'):,.0f} points")
+    elements.append((tag.rsplit("}", 1)[-1], attrs))
+
+  parser.StartElementHandler = start
+  try:
+    parser.Parse(limits.read_file_capped(path, "sketch_file_bytes"), True)
+  except expat.ExpatError as e:
+    raise SketchInputError(f"{path}: not well-formed XML ({e})") from None
+  return elements
+
+
+def _number_attr(el, key, where):
+  try:
+    return float(el.get(key, 0))
+  except ValueError:
+    raise SketchInputError(f"{where}: {key}={el.get(key)!r} is not a number") from None
+
+
 def _from_svg(path, parts):
   if parts:
     raise SketchInputError(f"{path}: an SVG holds one sketch; no index expected")
-  try:
-    root = ET.parse(path).getroot()
-  except ET.ParseError as e:
-    raise SketchInputError(f"{path}: not well-formed XML ({e})") from None
   lines = []
-  for k, el in enumerate(root.iter()):
-    tag = el.tag.rsplit("}", 1)[-1]
+  for k, (tag, el) in enumerate(_svg_elements(path)):
     where = f"{path}: <{tag}> #{k}"
     if tag == "path":
       lines.extend(_path_polylines(el.get("d", ""), where))
     elif tag in ("polyline", "polygon"):
-      v = [float(x) for x in re.findall(_NUMBER, el.get("points", ""))]
+      _check_token_count(_NUMBER_RE, el.get("points", ""), where)
+      v = [float(x) for x in _NUMBER_RE.findall(el.get("points", ""))]
       if len(v) % 2:
         raise SketchInputError(f"{where}: odd number of coordinates in points")
       pts = np.array(v).reshape(-1, 2)
       lines.append(np.concatenate([pts, pts[:1]]) if tag == "polygon" else pts)
     elif tag == "line":
-      lines.append(np.array([[float(el.get("x1", 0)), float(el.get("y1", 0))],
-                             [float(el.get("x2", 0)), float(el.get("y2", 0))]]))
+      lines.append(np.array([[_number_attr(el, "x1", where), _number_attr(el, "y1", where)],
+                             [_number_attr(el, "x2", where), _number_attr(el, "y2", where)]]))
   lines = [l for l in lines if len(l)]
   if not lines:
     raise SketchInputError(f"{path}: no <path>, <polyline> or <line> strokes found")
+  _check_size(np.concatenate(lines), path)
   s3 = strokes.from_polylines(lines)
   s3[0, :2] = 0  # start at the first point, as recorded sketches do, not at the page's corner
   return [(os.path.basename(path), s3)]
@@ -181,10 +243,11 @@ def _from_json(path, parts):
   if parts:
     raise SketchInputError(f"{path}: a .json input holds one sketch; no index expected")
   try:
-    with open(path, encoding="utf-8") as f:
-      data = json.load(f)
-  except json.JSONDecodeError as e:
+    data = json.loads(limits.read_file_capped(path, "sketch_file_bytes").decode("utf-8"))
+  except (json.JSONDecodeError, UnicodeDecodeError) as e:
     raise SketchInputError(f"{path}: not JSON ({e})") from None
+  except RecursionError:
+    raise SketchInputError(f"{path}: not a stroke-3 list (nested too deeply)") from None
   return [(os.path.basename(path), _checked(data, path))]
 
 

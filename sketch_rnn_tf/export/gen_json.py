@@ -41,11 +41,12 @@ import typing
 import urllib.error
 import urllib.parse
 import urllib.request
+import time
 import warnings
 
 import numpy as np
 
-from sketch_rnn_tf.utils import atomic
+from sketch_rnn_tf.utils import atomic, limits
 from sketch_rnn_tf.utils.errors import InputError
 
 MAX_WEIGHT = 10.0
@@ -75,18 +76,44 @@ def _is_url(source) -> bool:
   return isinstance(source, str) and urllib.parse.urlsplit(source).scheme in ("http", "https")
 
 
+def _fetch(url) -> bytes:
+  """A URL's body, cut off past `gen_json_bytes` or after `fetch_seconds` in all.
+
+  The socket timeout bounds each read; the deadline bounds a server that
+  drips bytes forever, and the size cap one that streams forever.
+  """
+  cap, deadline = int(limits.get("gen_json_bytes")), time.monotonic() + limits.get(
+      "fetch_seconds")
+  with urllib.request.urlopen(url, timeout=FETCH_TIMEOUT_S) as response:
+    declared = response.headers.get("Content-Length")
+    if declared and declared.isdigit():
+      limits.check("gen_json_bytes", int(declared), url, "its Content-Length")
+    chunks, size = [], 0
+    while chunk := response.read1(1 << 20):  # what has arrived: a drip still meets the deadline
+      chunks.append(chunk)
+      size += len(chunk)
+      if size > cap:
+        raise GenJsonError(f"{url}: the download passed the limit of {cap:,} bytes (set "
+                           f"{limits.env_name('gen_json_bytes')} to allow more)")
+      if time.monotonic() > deadline:
+        raise OSError(f"{url}: could not fetch: not done after {limits.get('fetch_seconds'):g} "
+                      f"s (set {limits.env_name('fetch_seconds')} to allow more)")
+    return b"".join(chunks)
+
+
 def _load_bytes(source) -> bytes:
   """The file's bytes, from a path or an http(s) URL."""
   if _is_url(source):
     try:
-      with urllib.request.urlopen(source, timeout=FETCH_TIMEOUT_S) as response:
-        return response.read()
+      return _fetch(source)
     except urllib.error.HTTPError as e:
       raise OSError(f"{source}: could not fetch: HTTP {e.code} {e.reason}") from None
     except (urllib.error.URLError, OSError) as e:
       raise OSError(f"{source}: could not fetch: {getattr(e, 'reason', e)}") from None
-  with open(source, "rb") as f:
-    return f.read()
+  try:
+    return limits.read_file_capped(source, "gen_json_bytes")
+  except InputError as e:
+    raise GenJsonError(str(e)) from None
 
 
 def _positive_number(info, key, where):
@@ -170,6 +197,8 @@ def parse_gen_json(data: bytes, where: str = "<gen.json>") -> GenJson:
   except json.JSONDecodeError as e:
     raise GenJsonError(f"{where}: not valid JSON (truncated or not a .gen.json file?): "
                        f"{e}") from None
+  except RecursionError:
+    raise GenJsonError(f"{where}: not a .gen.json file (JSON nested too deeply)") from None
   if not isinstance(doc, list) or len(doc) != 3:
     what = f"a {len(doc)}-element array" if isinstance(doc, list) else type(doc).__name__
     raise GenJsonError(f"{where}: expected a 3-element array [info, shapes, weights], "

@@ -23,6 +23,7 @@ from sketch_rnn_tf.testing import (GEN_JSON_STEPS as STEPS, GEN_JSON_TOLERANCE a
                                    PRETRAINED, REPO, SHARED, FileServer, model_pdf,
                                    pretrained_path, require_file, synthetic_inputs,
                                    unconditional_model)
+from sketch_rnn_tf.testing import small_gen_json_document as small_document
 QUANT_STEP = 10.0 / 32767
 
 
@@ -106,17 +107,6 @@ def test_published_decoder_matches_reference(name, sheep_inputs):
 
 # ---------------------------------------------------------------- small files made here
 
-def small_document(units=4, seed=0, **info):
-  """A valid decoder-only [info, shapes, weights] with random weights."""
-  rng = np.random.default_rng(seed)
-  shapes = [[units, 123], [123], [5, 4 * units], [units, 4 * units], [4 * units]]
-  strings = [base64.b64encode(rng.integers(-32767, 32768, size=int(np.prod(s)))
-                              .astype("<i2").tobytes()).decode("ascii") for s in shapes]
-  head = {"mode": 2, "version": 6, "max_seq_len": 50, "name": "small", "scale_factor": 20.0}
-  head.update(info)
-  return [head, shapes, strings]
-
-
 def write_doc(tmp_path, doc, name="model.gen.json"):
   path = tmp_path / name
   path.write_text(doc if isinstance(doc, str) else json.dumps(doc), encoding="utf-8")
@@ -199,6 +189,62 @@ def test_read_from_url(tmp_path):
   assert from_url.info == from_file.info
   for a, b in zip(from_url.weights, from_file.weights):
     np.testing.assert_array_equal(a, b)
+
+
+def _endless(handler):
+  """A response that never ends: 64 KB chunks of a JSON array's inside, forever."""
+  handler.send_response(200)
+  handler.end_headers()
+  try:
+    handler.wfile.write(b"[")
+    while True:
+      handler.wfile.write(b"0," * 32768)
+  except (BrokenPipeError, ConnectionResetError):
+    pass
+
+
+def _drip(handler):
+  """A byte every 0.2 s, forever: each read is within the socket timeout."""
+  import time
+  handler.send_response(200)
+  handler.end_headers()
+  try:
+    while True:
+      handler.wfile.write(b" ")
+      handler.wfile.flush()
+      time.sleep(0.2)
+  except (BrokenPipeError, ConnectionResetError):
+    pass
+
+
+def _huge_length(handler):
+  handler.send_response(200)
+  handler.send_header("Content-Length", str(10**12))
+  handler.end_headers()
+
+
+def test_url_that_streams_forever_is_cut_off(monkeypatch):
+  from sketch_rnn_tf.export import gen_json
+  monkeypatch.setenv("SKETCH_RNN_MAX_GEN_JSON_BYTES", str(8 << 20))
+  monkeypatch.setenv("SKETCH_RNN_MAX_FETCH_SECONDS", "1.5")
+  with FileServer({"endless": _endless, "drip": _drip, "huge": _huge_length}) as server:
+    with pytest.raises(gen_json.GenJsonError, match=r"endless: the download passed the limit "
+                       r"of 8,388,608 bytes.*SKETCH_RNN_MAX_GEN_JSON_BYTES"):
+      gen_json.read_gen_json(server.url("endless"))
+    with pytest.raises(OSError, match=r"drip: could not fetch: not done after 1.5 s"):
+      gen_json.read_gen_json(server.url("drip"))
+    with pytest.raises(ValueError, match=r"huge: its Content-Length is 1,000,000,000,000, "
+                       r"over the limit"):
+      gen_json.read_gen_json(server.url("huge"))
+
+
+def test_file_over_the_limit_is_refused(tmp_path, monkeypatch):
+  from sketch_rnn_tf.export import gen_json
+  path = write_doc(tmp_path, small_document())
+  monkeypatch.setenv("SKETCH_RNN_MAX_GEN_JSON_BYTES", "1000")
+  with pytest.raises(gen_json.GenJsonError, match=r"model.gen.json: its size in bytes is "
+                     r"[\d,]+, over the limit of 1,000"):
+    gen_json.read_gen_json(path)
 
 
 # ---------------------------------------------------------------- writing

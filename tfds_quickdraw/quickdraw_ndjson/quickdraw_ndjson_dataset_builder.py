@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import gzip
 import hashlib
+import io
 import logging
 from typing import Iterator
 
@@ -114,6 +115,24 @@ class _NamedLines:
   def __iter__(self):
     return iter(self._stream)
 
+  def readline(self, size=-1):  # lets iter_ndjson cap each line's length
+    return self._stream.readline(size)
+
+
+class _RawGFile(io.RawIOBase):
+  """A GFile as a raw stream: GFile.readline takes no size, BufferedReader's does."""
+
+  def __init__(self, gfile):
+    self._gfile = gfile
+
+  def readable(self):
+    return True
+
+  def readinto(self, buffer):
+    data = self._gfile.read(len(buffer))
+    buffer[:len(data)] = data
+    return len(data)
+
 
 def read_ndjson(path: str) -> Iterator[tuple[int, dict]]:
   """ndjson.iter_ndjson for local and remote (gs://, ...) `.ndjson[.gz]` files."""
@@ -125,7 +144,8 @@ def read_ndjson(path: str) -> Iterator[tuple[int, dict]]:
   with tf.io.gfile.GFile(path, "rb") as f:
     compressed = f.read(2) == b"\x1f\x8b"
     f.seek(0)
-    stream = gzip.GzipFile(fileobj=f, mode="rb") if compressed else f
+    stream = (gzip.GzipFile(fileobj=f, mode="rb") if compressed
+              else io.BufferedReader(_RawGFile(f), 1 << 20))
     yield from ndjson.iter_ndjson(_NamedLines(stream, path))
 
 
