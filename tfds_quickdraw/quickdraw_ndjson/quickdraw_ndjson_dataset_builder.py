@@ -170,6 +170,11 @@ def _to_example(category: str, file_name: str, line: int, record: dict,
   # As in ndjson.convert_ndjson: a record without the field is unrecognised.
   if config.recognized_only and record.get("recognized") is not True:
     return None
+  word = record.get("word")
+  if word is not None and word != category:
+    # Every record of a published file names the file's category; another word
+    # means a substituted or mixed file (no checksums are recorded to catch it).
+    raise ndjson.NdjsonError(f"{where}: a drawing of {word!r} in the file of {category!r}")
   drawing = record["drawing"]
   if config.fmt == "simplified" and ndjson.detect_format(drawing) == "raw":
     # Converting it as simplified would keep screen coordinates unscaled.

@@ -233,6 +233,15 @@ def test_simplified_build_refuses_raw_drawings(tmp_path):
     _build(tmp_path / "tfds", "simplified", manual_dir=manual)
 
 
+def test_drawing_of_another_category_is_refused(tmp_path):
+  manual = tmp_path / "manual"
+  manual.mkdir()
+  shutil.copy(os.path.join(DUMMY, "simplified", "cat.ndjson"), manual / "sheep.ndjson")
+  with pytest.raises(ndjson.NdjsonError,
+                     match=r"sheep\.ndjson:1: a drawing of 'cat' in the file of 'sheep'"):
+    _build(tmp_path / "tfds", "simplified", manual_dir=manual)
+
+
 def test_manual_files_at_the_root_and_categories_filter(tmp_path):
   manual = tmp_path / "manual"
   manual.mkdir()

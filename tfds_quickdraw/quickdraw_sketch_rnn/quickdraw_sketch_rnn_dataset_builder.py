@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import tempfile
+import zipfile
 
 from etils import epath
 import numpy as np
@@ -91,12 +92,15 @@ class Builder(tfds.core.GeneratorBasedBuilder):
   def _split_generators(self, dl_manager: tfds.download.DownloadManager):
     config = self.builder_config
     path = _manual_file(dl_manager, config)
-    if path is None:
+    downloaded = path is None
+    if downloaded:
       # Keyed by file name so the test's mocked download can serve several
       # configs from one mapping.
       path = dl_manager.download({config.file_name: config.url})[config.file_name]
     path = str(path)
     data = load_npz(path)
+    if downloaded:
+      verify_published_format(path, data, f"{path} (downloaded from {config.url})")
     return {
         split: self._generate_examples(sketches=data[member], source=path, split=member)
         for split, member in _SPLITS.items()
@@ -133,6 +137,37 @@ def load_npz(path: str) -> dict[str, list[np.ndarray]]:
     local = str(epath.Path(tmp) / "sketches.npz")
     tf.io.gfile.copy(path, local)
     return npz_io.load_npz(local)
+
+
+def verify_published_format(path: str, data: dict[str, list[np.ndarray]],
+                            source: str) -> None:
+  """Raises ValueError unless the local file `path`, read as `data`, is shaped
+  like the published files.
+
+  checksums.tsv has no recorded hashes until a maintainer registers them (see
+  README), so a downloaded file is checked for what every published sketch-rnn
+  file has: exactly the members train/valid/test, none empty, every record an
+  int16 [L, 3] array. A proxy's error page, a truncated or substituted file
+  fails here (or in npz_io) instead of becoming a dataset. Files from the
+  manual directory may be hand-made (other dtypes, extra members) and are only
+  checked record by record.
+  """
+  with zipfile.ZipFile(path) as zf:  # npz_io has read it: a valid zip
+    members = sorted(zf.namelist())
+  expected = sorted(f"{m}.npy" for m in _SPLITS.values())
+  if members != expected:
+    raise ValueError(f"{source}: members {members}; a published sketch-rnn file has "
+                     f"exactly {expected}")
+  for split, sketches in data.items():
+    if not sketches:
+      raise ValueError(f"{source}: split '{split}' is empty")
+    for index, sketch in enumerate(sketches):
+      if not (isinstance(sketch, np.ndarray) and sketch.dtype == np.int16
+              and sketch.ndim == 2 and sketch.shape[1] == 3):
+        what = (f"{sketch.dtype} array of shape {sketch.shape}"
+                if isinstance(sketch, np.ndarray) else type(sketch).__name__)
+        raise ValueError(f"{source}: split '{split}', sketch {index}: a {what}; the "
+                         "published files hold int16 [L, 3] arrays")
 
 
 def checked_stroke3(sketch, source: str, split: str, index: int) -> np.ndarray:

@@ -28,7 +28,8 @@ class DownloadTest(tfds.testing.DatasetBuilderTestCase):
       "cat.full.npz": "download/cat.full.npz",
       "The Eiffel Tower.npz": "download/The Eiffel Tower.npz",
   }
-  # The real files' sizes and hashes cannot be recorded offline (README.md).
+  # The real files' sizes and hashes cannot be recorded offline (README.md);
+  # the builder checks a download's structure instead (tests below).
   SKIP_CHECKSUMS = True
 
 
@@ -189,3 +190,51 @@ def test_manual_file_named_as_in_the_bucket(tmp_path):
   shutil.copy(os.path.join(DUMMY, "download", "The Eiffel Tower.npz"), manual)
   builder = _build("the_eiffel_tower", tmp_path / "tfds", manual)
   _assert_matches_npz(builder, manual / "The Eiffel Tower.npz", "The Eiffel Tower")
+
+
+# ------------------------------------------------ what a download is checked for
+
+
+def _build_from_download(tmp_path, served):
+  """Builds `cat` with the download replaced by the file `served`."""
+  from unittest import mock
+  with mock.patch.object(tfds.download.DownloadManager, "download",
+                         lambda self, urls: {k: str(served) for k in urls}):
+    return _build("cat", tmp_path / "tfds")
+
+
+def test_download_must_be_a_sketch_file(tmp_path):
+  page = tmp_path / "cat.npz"
+  page.write_text("<html><body>Service Unavailable</body></html>")
+  with pytest.raises(ValueError, match=r"cat\.npz: not a readable \.npz file"):
+    _build_from_download(tmp_path, page)
+
+
+@pytest.mark.parametrize("members, message", [
+    ({"train": 1, "valid": 1, "test": 1, "extra": 1}, r"members \['extra.npy', 'test.npy'"),
+    ({"train": 1, "valid": 0, "test": 1}, "split 'valid' is empty"),
+])
+def test_download_must_have_the_published_members(tmp_path, members, message):
+  good = np.array([[1, 2, 0], [3, 4, 1]], dtype=np.int16)
+  served = tmp_path / "served.npz"
+  npz_io.save_npz(served, {name: [good] * n for name, n in members.items()})
+  with pytest.raises(ValueError, match=r"served\.npz \(downloaded from https://storage"
+                     r"\.googleapis\.com/quickdraw_dataset/sketchrnn/cat\.npz\): " + message):
+    _build_from_download(tmp_path, served)
+
+
+def test_download_must_hold_int16_records(tmp_path):
+  # A hand-made file of int32 records builds from the manual directory, but the
+  # published files hold int16: a download of int32 records is not one of them.
+  served = tmp_path / "served.npz"
+  records = np.empty(1, dtype=object)
+  records[0] = np.array([[1, 2, 0], [3, 4, 1]], dtype=np.int32)
+  np.savez(served, train=records, valid=records, test=records)
+  with pytest.raises(ValueError, match=r"split 'train', sketch 0: a int32 array of shape "
+                     r"\(2, 3\); the published files hold int16"):
+    _build_from_download(tmp_path, served)
+  manual = tmp_path / "manual"
+  manual.mkdir()
+  shutil.copy(served, manual / "cat.npz")
+  builder = _build("cat", tmp_path / "tfds2", manual)
+  assert builder.info.splits["train"].num_examples == 1
