@@ -179,11 +179,11 @@ def random_noise(steps, batch, seed=0):
                         axis=2).astype(np.float32)
 
 
-def random_export_model(overrides):
-  """A model for the export tests: scale 7, classes a-c when class-conditional, and an
-  MDN that draws long sketches."""
+def random_export_model(overrides, preset="tiny"):
+  """A model for the export tests and the serving benchmark: scale 7, classes a-c when
+  class-conditional, and an MDN that draws long sketches."""
   model = model_from_hparams(
-      overrides, scale_factor=7.0,
+      overrides, preset=preset, scale_factor=7.0,
       class_names=("a", "b", "c")[:3 if "num_classes" in overrides else 0])
   rng = np.random.default_rng(0)
   for v in model.decoder.head.weights:  # larger outputs than the initial ones ...
