@@ -14,6 +14,8 @@ sketch_rnn_tf/training/trainer.py.
 """
 from __future__ import annotations
 
+import os
+
 from absl import flags
 
 from sketch_rnn_tf import defaults
@@ -73,24 +75,44 @@ def main(argv):
       jit_compile=compute_path.AUTO if FLAGS.jit_compile is None else FLAGS.jit_compile,
       max_nonfinite=FLAGS.max_nonfinite, keep_checkpoints=FLAGS.keep_checkpoints,
       eval_batches=FLAGS.eval_batches, init_from=FLAGS.init_from, rescale=FLAGS.rescale)
+  import tensorflow as tf
   try:
-    step = trainer.train(config)
+    step = trainer.train(config, _STARTED["strategy"])
   except trainer.NonFiniteRun as e:
     raise SystemExit(str(e)) from None
+  except (tf.errors.UnavailableError, tf.errors.AbortedError, tf.errors.CancelledError,
+          tf.errors.DeadlineExceededError) as e:
+    if config.strategy != "multi_worker":
+      raise
+    # TF's collectives fail within seconds when a peer's process is gone; say what to do.
+    first = next((l for l in e.message.splitlines() if l.strip()), type(e).__name__)
+    raise SystemExit(
+        f"sketch-rnn-train: error: lost contact with a worker of the cluster "
+        f"({type(e).__name__}: {first.strip()[:300]}). Start every worker again with the same "
+        f"command (a cluster manager's restart policy does this): the run resumes from its "
+        f"last complete checkpoint in {os.path.join(config.model_dir, 'ckpt')}.") from None
   print(f"done at step {step}; checkpoints in {config.model_dir}/ckpt, samples in "
         f"{config.model_dir}/samples, TensorBoard: tensorboard --logdir {config.model_dir}",
         flush=True)
 
 
-def size_thread_pools():
-  """Before TensorFlow starts: the pools of the path the trainer will take."""
+_STARTED = {"strategy": None}
+
+
+def before_tensorflow_starts():
+  """The pools of the path the trainer will take, and a multi-worker strategy: both
+  must be set before TensorFlow's runtime starts (TF: "Collective ops must be
+  configured at program startup")."""
   compute_path.choose(compute_path.detect(),
                       compute_path.AUTO if FLAGS.jit_compile is None else FLAGS.jit_compile,
                       FLAGS.precision).apply_threads()
+  if FLAGS.strategy == "multi_worker":
+    from sketch_rnn_tf.training import trainer
+    _STARTED["strategy"] = trainer.make_strategy(FLAGS.strategy)
 
 
 def run():
-  common.run(main, __name__, "sketch-rnn-train", before_tensorflow_starts=size_thread_pools)
+  common.run(main, __name__, "sketch-rnn-train", before_tensorflow_starts=before_tensorflow_starts)
 
 
 if __name__ == "__main__":

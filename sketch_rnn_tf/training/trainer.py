@@ -22,8 +22,10 @@ between steps. So the model gets its optimizer by assignment, not
 from __future__ import annotations
 
 import dataclasses
+import glob
 import json
 import os
+import shutil
 
 import keras
 import numpy as np
@@ -189,7 +191,17 @@ class Checkpoints:
                       if os.path.exists(self.best_path) else float("inf"))
 
   def restore(self):
-    """Restores the latest complete checkpoint, if any; returns its path or None."""
+    """Restores the latest complete checkpoint, if any; returns its path or None.
+
+    A checkpoint counts once its files are complete and `checkpoint` names it
+    (CheckpointManager writes the shards to `ckpt-N_temp/`, merges them, then
+    updates that file); what a process killed mid-save left is removed here by
+    the chief, as no save is under way while every worker starts.
+    """
+    if self.chief:
+      for root in (self.latest.directory, self.best.directory):
+        for stale in glob.glob(os.path.join(root, "*_temp")):
+          shutil.rmtree(stale, ignore_errors=True)
     path = tf.train.latest_checkpoint(os.path.join(self.model_dir, "ckpt"))
     if path:
       self.checkpoint.restore(path).assert_existing_objects_matched()
@@ -197,13 +209,26 @@ class Checkpoints:
 
   def save(self, step):
     self.latest.save(checkpoint_number=step)
+    self._drop_worker_copy()
+
+  def _drop_worker_copy(self):
+    # Every worker must take part in a save (the variables' values are gathered
+    # collectively); a worker's copy is of no use once written, as in TF's guide.
+    if not self.chief:
+      shutil.rmtree(os.path.dirname(self.latest.directory), ignore_errors=True)
 
   def offer_best(self, step, loss):
     if loss < self.best_loss:
       self.best_loss = loss
       self.best.save(checkpoint_number=step)
+      self._drop_worker_copy()
       if self.chief:
         run_dir.write_json(self.best_path, {"loss": loss, "step": step})
+
+
+def summary_writer(log_dir, chief):
+  """TensorBoard's writer on the chief; on other workers one that writes nothing."""
+  return tf.summary.create_file_writer(log_dir) if chief else tf.summary.create_noop_writer()
 
 
 class Validator:
@@ -211,7 +236,7 @@ class Validator:
 
   def __init__(self, model, dataset, eval_batches, model_dir, chief):
     self.model, self.dataset, self.eval_batches, self.chief = model, dataset, eval_batches, chief
-    self.writer = tf.summary.create_file_writer(os.path.join(model_dir, "valid"))
+    self.writer = summary_writer(os.path.join(model_dir, "valid"), chief)
     self.metrics_path = os.path.join(model_dir, "metrics.jsonl")
     # Not XLA: evaluation is a small share of the time, and a compiled function
     # cannot reach the replica-local metric variables of a multi-device strategy.
@@ -273,15 +298,19 @@ class NonFiniteRun(RuntimeError):
   """Too many steps in a row had a non-finite loss or gradient."""
 
 
-def train(config):
-  """Trains (or resumes) the run of `config` up to config.steps; returns the last step."""
+def train(config, strategy=None):
+  """Trains (or resumes) the run of `config` up to config.steps; returns the last step.
+
+  `strategy`: one made already (a multi-worker strategy must exist before
+  TensorFlow's runtime starts, so the CLI makes it first); else made here.
+  """
   hp, resuming = resolve_hparams(config)
   data = load_data(config, hp)
   scale_factor = start_run(config, hp, data, resuming)
   path = compute_path.choose(compute_path.detect(), config.jit_compile, config.precision)
   path = path.apply_threads()   # before the strategy starts TensorFlow's runtime
   print(path.line("training"), flush=True)
-  strategy = make_strategy(config.strategy)
+  strategy = strategy or make_strategy(config.strategy)
   model = build_model(hp, scale_factor, data.class_names, config.seed, strategy)
   model.set_precision(path.precision)
   ckpt = Checkpoints(model, config.model_dir, strategy, config.keep_checkpoints)
@@ -318,7 +347,7 @@ def train(config):
   # XLA cannot read a multi-device strategy's replica variables from outside a replica.
   draw = SampleDrawer(model, data["valid"], data.class_names, config.model_dir,
                       validate.writer, jit_compile=strategy.num_replicas_in_sync == 1)
-  train_writer = tf.summary.create_file_writer(os.path.join(config.model_dir, "train"))
+  train_writer = summary_writer(os.path.join(config.model_dir, "train"), ckpt.chief)
   model.compile_gradients(path.jit_compile)
 
   # One graph for every padded length, traced from the batches' spec (time axis None)

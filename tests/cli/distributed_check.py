@@ -3,6 +3,7 @@
   python tests/distributed_check.py mirrored             -> JSON of gradient/loss differences
   python tests/distributed_check.py worker INDEX PORTS   -> the same, one of two workers
   python tests/distributed_check.py trainer FLAGS...     -> sketch-rnn-train on 2 CPU replicas
+                                                            (CPU_REPLICAS=N: on N)
 
 Each compares the gradients and losses of one global batch of 8 sketches split
 over 2 replicas with the single-device result on the whole batch.
@@ -14,10 +15,10 @@ import sys
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
-def two_cpus():
+def split_cpu(n=2):
   import tensorflow as tf
   cpu = tf.config.list_physical_devices("CPU")[0]
-  tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+  tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * n)
 
 
 def batch(indices):
@@ -99,7 +100,7 @@ def main():
     return [batch(range(0, 4)), batch(range(4, 8))]
 
   if mode == "mirrored":
-    two_cpus()
+    split_cpu()
     import tensorflow as tf
     print(json.dumps(compare(tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]), halves())))
   elif mode == "worker":
@@ -112,7 +113,7 @@ def main():
     # Each worker has one replica; its id is the worker's index.
     print(json.dumps(compare(strategy, halves())))
   elif mode == "trainer":
-    two_cpus()
+    split_cpu(int(os.environ.get("CPU_REPLICAS", "2")))
     from sketch_rnn_tf.cli import train
     sys.argv = ["sketch-rnn-train"] + sys.argv[2:]
     train.run()
