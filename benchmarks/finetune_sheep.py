@@ -81,7 +81,7 @@ def main(_):
   scratch_hp, _ = run_dir.read_config(os.path.join(work, "scratch"))
   assert scratch_hp == hp, "the scratch run must have the imported model's hparams"
 
-  data = datasets.load_npz_files([FLAGS.data], max_len=hp.max_seq_len)
+  data = datasets.load_npz_files([FLAGS.data], max_len=hp.max_seq_len or None)
   k_data = data.scale_factor
   k_source = info["scale_factor"]
   shift = 2 * math.log(k_source / k_data) * float(data["valid"].lengths.mean()) / hp.max_seq_len

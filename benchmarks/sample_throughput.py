@@ -68,7 +68,7 @@ def main(argv):
   from sketch_rnn_tf.model.sketch_rnn import SketchRNN
   from sketch_rnn_tf.sampling.sampler import Sampler
   from sketch_rnn_tf.utils import compute_path
-  hp = hparams.get(FLAGS.preset, FLAGS.hparams or None)
+  hp = hparams.get(FLAGS.preset, FLAGS.hparams or None).with_data_max_len(250)
   model = SketchRNN(hp, scale_factor=20.0, seed=0)
   model.build()
   cpu, cpu_flags = peaks.cpu_name()

@@ -86,7 +86,8 @@ def run_worker(kind, path_name):
   hp = hparams.get(PRESETS[kind])
   path = compute_path.choose(compute_path.detect(), *parse_path(path_name))
   path = path.apply_threads()   # as the trainer does
-  data = datasets.load_npz_files([FLAGS.data], max_len=hp.max_seq_len)
+  data = datasets.load_npz_files([FLAGS.data], max_len=hp.max_seq_len or None)
+  hp = hp.with_data_max_len(data.max_len)
   train = data["train"]
   model = SketchRNN(hp, data.scale_factor)
   model.build()

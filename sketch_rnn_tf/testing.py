@@ -16,6 +16,8 @@ import threading
 
 import numpy as np
 
+from sketch_rnn_tf.defaults import MAX_SEQ_LEN
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED = os.path.join(os.path.dirname(REPO), "shared")
 SHEEP = os.path.join(SHARED, "data", "aaron_sheep.npz")
@@ -151,7 +153,7 @@ def tiny_model(overrides):
   from sketch_rnn_tf.model import hparams
   from sketch_rnn_tf.model.sketch_rnn import SketchRNN
   keras.utils.set_random_seed(0)
-  m = SketchRNN(hparams.get("tiny", overrides), scale_factor=3.0)
+  m = SketchRNN(hparams.get("tiny", overrides).with_data_max_len(MAX_SEQ_LEN), scale_factor=3.0)
   m.build()
   # Larger random output weights than the initial ones, so every term matters.
   rng = np.random.default_rng(0)
@@ -166,7 +168,8 @@ def model_from_hparams(overrides, preset="tiny", scale_factor=1.0, class_names=(
   from sketch_rnn_tf.model import hparams
   from sketch_rnn_tf.model.sketch_rnn import SketchRNN
   keras.utils.set_random_seed(seed)
-  model = SketchRNN(hparams.get(preset, overrides), scale_factor=scale_factor,
+  model = SketchRNN(hparams.get(preset, overrides).with_data_max_len(MAX_SEQ_LEN),
+                    scale_factor=scale_factor,
                     class_names=class_names)
   model.build()
   return model

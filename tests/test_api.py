@@ -25,7 +25,7 @@ def test_public_names():
 def test_model_builds_and_decoder_returns_the_mdn_output_first():
   import keras
   model = srt.SketchRNN(srt.HParams(conditional=False, dec_model="layer_norm", dec_rnn_size=16,
-                                    num_mixture=3))
+                                    num_mixture=3, max_seq_len=250))
   model.build()
   strokes_in = np.random.default_rng(0).normal(size=(2, 6, 5)).astype(np.float32)
   y, state = model.decoder(strokes_in)

@@ -110,14 +110,14 @@ def pad_batch(sequences: Sequence[np.ndarray], length: int) -> np.ndarray:
 
 def assemble_batch(sketch_set: SketchSet, indices: np.ndarray, scale_factor: float,
                    rng: np.random.Generator | None = None, random_scale: float = 0.0,
-                   drop_prob: float = 0.0, pad: str | int = "longest", bound: int = -1
-                   ) -> dict[str, np.ndarray]:
+                   drop_prob: float = 0.0, pad: str | int = "longest", bound: int = -1,
+                   drop_rule: str = "reference") -> dict[str, np.ndarray]:
   """Normalises, augments and pads the sketches at `indices`."""
   seqs = []
   for i in indices:
     s = strokes.normalize(sketch_set.sketches[i], scale_factor)
     if rng is not None:
-      s = augment.augment(s, rng, random_scale, drop_prob)
+      s = augment.augment(s, rng, random_scale, drop_prob, drop_rule)
     seqs.append(s)
   lengths = np.array([len(s) for s in seqs], dtype=np.int32)
   if pad == "longest" or (pad == "bucket" and bound < 0):
@@ -141,7 +141,7 @@ def assemble_batch(sketch_set: SketchSet, indices: np.ndarray, scale_factor: flo
 def make_dataset(sketch_set: SketchSet, scale_factor: float, batch_size: int = 100, *,
                  shuffle: bool = True, seed: int = 0, epochs: int | None = None,
                  random_scale: float = 0.0, drop_prob: float = 0.0,
-                 bucket: bool = True, num_buckets: int = 10,
+                 drop_rule: str = "reference", bucket: bool = True, num_buckets: int = 10,
                  boundaries: Sequence[int] | None = None, pad: str | int = "longest",
                  drop_remainder: bool = False, start_batch: int = 0,
                  num_shards: int = 1, shard_index: int = 0,
@@ -177,7 +177,7 @@ def make_dataset(sketch_set: SketchSet, scale_factor: float, batch_size: int = 1
       rng = (np.random.default_rng(streams.numpy_seed(seed, streams.AUGMENTATION, epoch, k))
              if augmenting else None)
       batch = assemble_batch(sketch_set, indices, scale_factor, rng, random_scale,
-                             drop_prob, pad, bound)
+                             drop_prob, pad, bound, drop_rule)
       if not with_index:
         del batch["index"]
       yield batch

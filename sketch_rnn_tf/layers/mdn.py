@@ -81,8 +81,12 @@ def split_params(y, num_mixtures):
               log_sy=log_sy, rho=tf.tanh(r))
 
 
-def offset_log_likelihood(params, dx, dy):
-  """log p(dx, dy) per step: params from `split_params`, dx, dy [...]."""
+def offset_log_likelihood(params, dx, dy, epsilon=0.0):
+  """log p(dx, dy) per step: params from `split_params`, dx, dy [...].
+
+  epsilon > 0: log(p + epsilon), the reference's guard (1e-6), which bounds the
+  cost of a far-off point at -log(epsilon) and so also stops its gradient.
+  """
   dx, dy = dx[..., None], dy[..., None]
   sx, sy = tf.exp(params["log_sx"]), tf.exp(params["log_sy"])
   rho = params["rho"]
@@ -93,7 +97,12 @@ def offset_log_likelihood(params, dx, dy):
   log_n = (-math.log(2.0 * math.pi) - params["log_sx"] - params["log_sy"]
            - 0.5 * tf.math.log(one_minus_rho2) - z / (2.0 * one_minus_rho2))
   log_pi = tf.nn.log_softmax(params["pi_logits"], axis=-1)
-  return tf.reduce_logsumexp(log_pi + log_n, axis=-1)
+  log_p = tf.reduce_logsumexp(log_pi + log_n, axis=-1)
+  if epsilon > 0:
+    # log(p + eps) = logaddexp(log p, log eps), without underflowing p.
+    log_eps = tf.cast(math.log(epsilon), log_p.dtype)
+    return tf.maximum(log_p, log_eps) + tf.math.log1p(tf.exp(-tf.abs(log_p - log_eps)))
+  return log_p
 
 
 def pen_log_likelihood(params, pen):

@@ -20,7 +20,7 @@ import tensorflow as tf
 from sketch_rnn_tf.layers import mdn
 
 
-def reconstruction(y, targets, lengths, num_mixtures, n_max):
+def reconstruction(y, targets, lengths, num_mixtures, n_max, epsilon=0.0):
   """Per-sketch (L_s, L_p, L_p on real points), each [B].
 
   y [B, T, 3+6M]; targets stroke-5 [B, T, 5]. The third value is the pen term
@@ -29,7 +29,7 @@ def reconstruction(y, targets, lengths, num_mixtures, n_max):
   """
   params = mdn.split_params(y, num_mixtures)
   mask = tf.sequence_mask(lengths, tf.shape(targets)[1], dtype=y.dtype)
-  offset_ll = mdn.offset_log_likelihood(params, targets[..., 0], targets[..., 1])
+  offset_ll = mdn.offset_log_likelihood(params, targets[..., 0], targets[..., 1], epsilon)
   pen_ll = mdn.pen_log_likelihood(params, targets[..., 2:5])
   n_max = tf.cast(n_max, y.dtype)
   return (-tf.reduce_sum(offset_ll * mask, axis=1) / n_max,

@@ -86,6 +86,6 @@ class GuardedAdam(keras.optimizers.Adam):
 
 def make_optimizer(hp) -> GuardedAdam:
   """The optimizer of a run's HParams."""
-  return GuardedAdam(clip=hp.grad_clip, clip_mode=hp.clip_mode,
+  return GuardedAdam(clip=hp.grad_clip, clip_mode=hp.clip_mode, epsilon=hp.adam_epsilon,
                      learning_rate=DecayToMinimum(hp.learning_rate, hp.decay_rate,
                                                   hp.min_learning_rate))

@@ -22,6 +22,7 @@ from sketch_rnn_tf.layers.encoder import SketchEncoder
 from sketch_rnn_tf.model import losses
 from sketch_rnn_tf.model.hparams import HParams
 from sketch_rnn_tf.utils import streams
+from sketch_rnn_tf.utils.errors import InputError
 
 # recon_ref: L_s + L_p over real points only, as the reference code evaluates.
 METRICS = ("loss", "recon", "offset", "pen", "kl", "kl_weight", "lr", "recon_ref")
@@ -54,7 +55,8 @@ class SketchRNN(keras.Model):
 
   Example:
 
-  >>> model = SketchRNN(HParams(conditional=False, dec_rnn_size=32, num_mixture=3))
+  >>> model = SketchRNN(HParams(conditional=False, dec_rnn_size=32, num_mixture=3,
+  ...                           max_seq_len=250))
   >>> model.build()
   >>> y, state = model.decoder(tf.zeros([2, 10, 5]))
   >>> y.shape
@@ -67,6 +69,9 @@ class SketchRNN(keras.Model):
   def __init__(self, hparams=None, scale_factor=1.0, class_names=(), seed=0, **kwargs):
     super().__init__(**kwargs)
     hp = hparams if isinstance(hparams, HParams) else HParams().override(hparams or {})
+    if hp.max_seq_len < 1:
+      raise InputError("max_seq_len (N_max) is 0, i.e. to be taken from the data: resolve it "
+                       "first (HParams.with_data_max_len) or set it")
     self.hp = hp
     self.scale_factor = float(scale_factor)
     self.class_names = list(class_names)
@@ -135,7 +140,8 @@ class SketchRNN(keras.Model):
     """Batch means of L_s, L_p, L_KL and the total loss at this step."""
     hp = self.hp
     l_s, l_p, l_p_real = losses.reconstruction(outputs["y"], inputs["strokes"][:, 1:],
-                                               inputs["lengths"], hp.num_mixture, hp.max_seq_len)
+                                               inputs["lengths"], hp.num_mixture, hp.max_seq_len,
+                                               hp.mdn_epsilon)
     terms = {"offset": tf.reduce_mean(l_s), "pen": tf.reduce_mean(l_p)}
     terms["recon"] = terms["offset"] + terms["pen"]
     terms["recon_ref"] = terms["offset"] + tf.reduce_mean(l_p_real)

@@ -111,10 +111,14 @@ def resolve_hparams(config):
 
 
 def load_data(config, hp):
+  """(data, hp with N_max resolved): max_seq_len 0 keeps every sketch and takes the longest."""
+  max_len = hp.max_seq_len or None
   if config.data:
-    return datasets.load_npz_files(config.data, max_len=hp.max_seq_len)
-  return datasets.load_tfds(config.tfds, data_dir=config.data_dir,
-                            manual_dir=config.manual_dir, max_len=hp.max_seq_len)
+    data = datasets.load_npz_files(config.data, max_len=max_len)
+  else:
+    data = datasets.load_tfds(config.tfds, data_dir=config.data_dir,
+                              manual_dir=config.manual_dir, max_len=max_len)
+  return data, hp.with_data_max_len(data.max_len)
 
 
 def start_run(config, hp, data, resuming):
@@ -305,7 +309,7 @@ def train(config, strategy=None):
   TensorFlow's runtime starts, so the CLI makes it first); else made here.
   """
   hp, resuming = resolve_hparams(config)
-  data = load_data(config, hp)
+  data, hp = load_data(config, hp)
   scale_factor = start_run(config, hp, data, resuming)
   path = compute_path.choose(compute_path.detect(), config.jit_compile, config.precision)
   path = path.apply_threads()   # before the strategy starts TensorFlow's runtime
@@ -328,7 +332,7 @@ def train(config, strategy=None):
           + (f"; new: {', '.join(record['fresh'])}" if record["fresh"] else ""), flush=True)
 
   # XLA compiles once per shape: pad to bucket bounds so there are only a few.
-  pad = "bucket" if path.jit_compile else "longest"
+  pad = hp.max_seq_len if hp.pad_to_max_len else ("bucket" if path.jit_compile else "longest")
 
   def train_input(ctx):
     # Each replica takes its own batches from its worker's pipeline; a global
@@ -336,7 +340,8 @@ def train(config, strategy=None):
     return pipeline.make_dataset(
         data["train"], scale_factor, ctx.get_per_replica_batch_size(hp.batch_size),
         seed=config.seed, random_scale=hp.random_scale_factor,
-        drop_prob=hp.augment_stroke_prob, num_buckets=hp.num_buckets, pad=pad,
+        drop_prob=hp.augment_stroke_prob, drop_rule=hp.drop_rule, num_buckets=hp.num_buckets,
+        pad=pad,
         drop_remainder=True, start_batch=step * ctx.num_replicas_in_sync,
         num_shards=ctx.num_input_pipelines, shard_index=ctx.input_pipeline_id)
 

@@ -49,7 +49,7 @@ def compare(strategy, replica_batches):
   # would differ between one device and two replicas by design. A small clip
   # value, so that clipping acts (on the summed gradient).
   hp = hparams.get("tiny", "use_recurrent_dropout=false,conditional=false,num_classes=2,"
-                   "grad_clip=0.002")
+                   "grad_clip=0.002,max_seq_len=250")
   keras.utils.set_random_seed(1)
   with strategy.scope():
     model = SketchRNN(hp)

@@ -187,3 +187,26 @@ def test_trains_from_tfds_built_offline(sheep_path, tmp_path):
   info = json.load(open(os.path.join(log_dir, "model_info.json")))
   assert info["data"]["tfds"] == ["quickdraw_sketch_rnn/sheep"]
   assert abs(info["scale_factor"] - 18.519827) < 1e-5 and len(info["class_names"]) == 345
+
+
+def test_n_max_is_the_datas_longest_sketch_unless_set(sheep_path, tmp_path):
+  """As the reference sets it: N_max = the longest sketch of all splits, none dropped."""
+  data = np.load(sheep_path, allow_pickle=True, encoding="latin1")
+  rng = np.random.default_rng(0)
+  splits = {}
+  for split, n in (("train", 64), ("valid", 8), ("test", 8)):
+    cut = []
+    for s in data[split][:n]:
+      s = np.array(s[:rng.integers(10, 37)], np.int16)
+      s[-1, 2] = 1
+      cut.append(s)
+    splits[split] = np.array(cut, dtype=object)
+  splits["test"][3] = np.array(data["test"][0][:41], np.int16)  # the longest: in test
+  small = tmp_path / "small.npz"
+  np.savez(small, **splits)
+  trainer.train(config(tmp_path / "auto", str(small), steps=2, eval_every=2, save_every=2))
+  hp = json.load(open(tmp_path / "auto" / "hparams.json"))
+  assert hp["max_seq_len"] == 41
+  trainer.train(config(tmp_path / "set", str(small), steps=2, eval_every=2, save_every=2,
+                       hparams="max_seq_len=38"))
+  assert json.load(open(tmp_path / "set" / "hparams.json"))["max_seq_len"] == 38

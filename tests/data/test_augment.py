@@ -46,7 +46,7 @@ def test_droppable_points_hand_case():
 def test_drop_points_keeps_kept_points_in_place(s3, prob, seed):
   s3 = s3.copy()
   s3[:, 0] = np.abs(s3[:, 0]) + 1  # x strictly increases: positions identify points
-  out = augment.drop_points(s3, prob, np.random.default_rng(seed))
+  out = augment.drop_points(s3, prob, np.random.default_rng(seed), rule="interior")
   ref = absolute_points(s3)
   got = absolute_points(out)
   # Every output point is an input point, in order, at the same absolute position.
@@ -69,8 +69,53 @@ def test_drop_rate_matches_probability():
   rng = np.random.default_rng(0)
   s3 = np.array([[1, 1, 0]] * 99 + [[1, 1, 1]], np.int16)
   n_droppable = augment.droppable_points(s3).sum()
-  dropped = [len(s3) - len(augment.drop_points(s3, 0.1, rng)) for _ in range(2000)]
+  dropped = [len(s3) - len(augment.drop_points(s3, 0.1, rng, "interior")) for _ in range(2000)]
   assert np.mean(dropped) / n_droppable == pytest.approx(0.1, abs=0.005)
+
+
+def reference_loop_drop(s3, prob, u):
+  """The original code's point dropping as its loop runs, with the uniform draws `u`:
+  a count of points since the last pen lift, the dropped offset added to the last
+  kept point (which the result list holds by reference)."""
+  result = []
+  prev = [0, 0, 1]
+  count = 0
+  last = None
+  for i, (dx, dy, p) in enumerate(np.asarray(s3, np.float64).tolist()):
+    count = 0 if (p == 1 or prev[2] == 1) else count + 1
+    if p == 0 and prev[2] == 0 and count > 2 and u[i] < prob:
+      last[0] += dx
+      last[1] += dy
+    else:
+      last = [dx, dy, p]
+      prev = list(last)
+      result.append(last)
+  return np.array(result)
+
+
+def test_reference_droppable_points_hand_case():
+  # Stroke A: points 0..6 (pen up at 6); stroke B: points 7..11 (the sketch's end).
+  pen = [0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1]
+  s3 = np.array([[1, 0, p] for p in pen])
+  assert np.flatnonzero(augment.reference_droppable_points(s3)).tolist() == [3, 4, 5, 10]
+
+
+@settings(max_examples=300, deadline=None)
+@given(stroke3_arrays(80), st.floats(0.0, 1.0), st.integers(0, 2**32 - 1))
+def test_reference_rule_equals_the_original_loop(s3, prob, seed):
+  u = np.random.default_rng(seed).random(len(s3))
+  want = reference_loop_drop(s3, prob, u) if len(s3) >= 3 else np.asarray(s3, np.float64)
+  got = augment.drop_points(s3, prob, np.random.default_rng(seed), rule="reference")
+  assert got.shape == want.shape
+  np.testing.assert_allclose(got, want, atol=1e-3)
+
+
+def test_reference_rule_drops_the_probability_of_its_candidates():
+  rng = np.random.default_rng(0)
+  s3 = np.array(([[1, 1, 0]] * 9 + [[1, 1, 1]]) * 10, np.int16)  # 10 strokes of 10
+  assert augment.reference_droppable_points(s3).sum() == 10 * 6
+  dropped = [len(s3) - len(augment.drop_points(s3, 0.1, rng)) for _ in range(2000)]
+  assert np.mean(dropped) / 60 == pytest.approx(0.1, abs=0.005)
 
 
 def test_zero_augmentation_is_identity():

@@ -51,7 +51,7 @@ def test_step_matches_numpy(kind, keep):
 @pytest.mark.parametrize("kind", lstm_math.CELL_KINDS)
 def test_keras_rnn_of_the_decoder_cell_is_the_model(kind):
   """keras.layers.RNN(model.decoder.cell) + model.decoder.head = the model's fast path."""
-  model = SketchRNN(hparams.get("tiny", f"conditional=false,dec_model={kind}"))
+  model = SketchRNN(hparams.get("tiny", f"conditional=false,dec_model={kind},max_seq_len=250"))
   model.build()
   randomise(model, seed=2, std=0.3)
   strokes_in = tf.constant(np.random.default_rng(3).normal(size=(2, 9, 5)), tf.float32)
@@ -80,7 +80,7 @@ def test_decode_step_matches_numpy(path, kind):
   """The decode steps that are not the cell's own: sampler.decoder_step (the sampler's and
   the SavedModel's) and the TF.js graph's plain-LSTM step (stacked, transposed weights)."""
   from sketch_rnn_tf.export import tfjs_graphs
-  model = SketchRNN(hparams.get("tiny", f"dec_model={kind}"))
+  model = SketchRNN(hparams.get("tiny", f"dec_model={kind},max_seq_len=250"))
   model.build()
   rng = randomise(model, seed=4, std=0.3)
   step = (functools.partial(sampler.decoder_step, model.decoder) if path == "sampler"

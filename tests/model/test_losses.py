@@ -52,6 +52,21 @@ def test_far_off_point_stays_finite():
   assert np.isfinite(ll.numpy()).all() and ll.numpy()[0, 0] < -1e5
 
 
+@pytest.mark.parametrize("spread", [1.0, 8.0])   # 8: points far off, p << 1e-6
+def test_reference_epsilon_is_log_of_density_plus_epsilon(spread):
+  rng = np.random.default_rng(2)
+  y = rng.normal(0, 0.7, (2, 5, 3 + 6 * M))
+  dx, dy = rng.normal(0, spread, (2, 5)), rng.normal(0, spread, (2, 5))
+  params = mdn.split_params(tf.constant(y, tf.float32), M)
+  got = mdn.offset_log_likelihood(params, tf.constant(dx, tf.float32),
+                                  tf.constant(dy, tf.float32), epsilon=1e-6)
+  for b in range(2):
+    for t in range(5):
+      want = math.log(np_density(y[b, t], dx[b, t], dy[b, t]) + 1e-6)
+      assert float(got[b, t]) == pytest.approx(want, abs=2e-5)
+  assert float(tf.reduce_min(got)) >= math.log(1e-6) - 1e-5
+
+
 def test_kl_matches_closed_form():
   rng = np.random.default_rng(1)
   mu, presig = rng.normal(size=(3, 6)), rng.normal(size=(3, 6))

@@ -19,7 +19,7 @@ def make_batch(lengths=(5, 9, 7), labels=(0, 2, 1), seed=0):
 
 
 def built(overrides="", **kwargs):
-  model = SketchRNN(hparams.get("tiny", overrides), **kwargs)
+  model = SketchRNN(hparams.get("tiny", overrides).with_data_max_len(250), **kwargs)
   model.build()
   model.optimizer = make_optimizer(model.hp)
   model.optimizer.build(model.trainable_variables)

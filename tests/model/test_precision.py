@@ -29,7 +29,8 @@ def loss_and_gradients(model, batch, jit):
 
 @pytest.mark.parametrize("cell", ["lstm", "layer_norm", "hyper"])
 def test_every_path_computes_the_same_loss_and_gradients(cell):
-  hp = hparams.get("tiny", f"dec_model={cell},enc_model={'layer_norm' if cell == 'hyper' else 'lstm'}")
+  hp = hparams.get("tiny", f"dec_model={cell},enc_model={'layer_norm' if cell == 'hyper' else 'lstm'},"
+                   "max_seq_len=250")
   model = SketchRNN(hp, seed=3)
   model.build()
   # Random weights everywhere: the HyperLSTM's zero-started embeddings would hide its
@@ -62,6 +63,6 @@ def test_every_path_computes_the_same_loss_and_gradients(cell):
 
 
 def test_unknown_precision_is_refused():
-  model = SketchRNN(hparams.get("tiny"))
+  model = SketchRNN(hparams.get("tiny", "max_seq_len=250"))
   with pytest.raises(ValueError, match="matmul dtype must be one of"):
     model.set_precision("float16")

@@ -1,0 +1,1 @@
+"""Measuring what a model draws: Chamfer distances of reconstructions, sample statistics."""
