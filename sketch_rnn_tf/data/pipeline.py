@@ -33,6 +33,7 @@ import tensorflow as tf
 from sketch_rnn_tf.data import augment, strokes
 from sketch_rnn_tf.data.datasets import SketchSet
 from sketch_rnn_tf.utils import streams
+from sketch_rnn_tf.utils.errors import InputError
 
 
 def bucket_boundaries(lengths: np.ndarray, num_buckets: int = 10,
@@ -167,6 +168,11 @@ def make_dataset(sketch_set: SketchSet, scale_factor: float, batch_size: int = 1
                        f"bound {bounds[-1]}")
   else:
     bounds = None
+  if drop_remainder and not epoch_batches(lengths, batch_size, None, bounds, True):
+    # Otherwise the repeating stream would search for a full batch forever.
+    where = f" in any of {len(bounds)} length buckets" if bounds is not None else ""
+    raise InputError(f"no full batch of {batch_size} from {len(lengths)} sketches{where}: "
+                     "lower batch_size" + (" or num_buckets" if bounds is not None else ""))
   augmenting = random_scale > 0 or drop_prob > 0
 
   def generate():

@@ -151,3 +151,12 @@ def test_augmentation_changes_points_but_keeps_the_end():
 def test_empty_split_is_an_error():
   with pytest.raises(ValueError, match="empty split"):
     pipeline.make_dataset(SketchSet([], []), 1.0)
+
+
+def test_no_full_batch_is_an_error_not_an_endless_search():
+  data = toy_set(n=57)   # 57 sketches in 7 length buckets, the largest holding 11
+  with pytest.raises(ValueError, match="no full batch of 12 from 57 sketches in any of 7 length"):
+    pipeline.make_dataset(data, 1.0, 12, drop_remainder=True, num_buckets=10)
+  with pytest.raises(ValueError, match="no full batch of 64 from 57 sketches: lower"):
+    pipeline.make_dataset(data, 1.0, 64, drop_remainder=True, bucket=False)
+  assert pipeline.make_dataset(data, 1.0, 11, drop_remainder=True, num_buckets=10)
