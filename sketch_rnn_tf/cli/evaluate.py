@@ -14,7 +14,8 @@ run's own (recorded in model_info.json) unless --data or --tfds is given.
 (greedy, and at --temperature) and reports the mean symmetric Chamfer distance
 in pixels (`evaluation.metrics`) of each reconstruction to its own input and to
 another input, beside an untrained model of the same hparams: a model whose
-latent carries the drawing has chamfer_own well below chamfer_other.
+latent carries the drawing has chamfer_own well below chamfer_other ("empty"
+counts reconstructions that drew nothing; they count as the pen's start point).
 --metric=samples draws --num free samples and reports the KS distance of their
 length, stroke count and size distributions to the split's, beside the same
 distance between the valid and test sets (what a perfect model would score,
@@ -149,16 +150,18 @@ def main(argv):
     fresh = chamfer_report(untrained_like(model, FLAGS.seed), inputs, FLAGS.temperature,
                            FLAGS.seed)
     print(f"{header}; {len(inputs)} {split} sketches, mean symmetric Chamfer distance (pixels)")
-    print(f"{'model':<10} {'decoding':<8} {'own input':>10} {'other input':>12} {'ratio':>6}")
+    print(f"{'model':<10} {'decoding':<8} {'own input':>10} {'other input':>12} {'ratio':>6} "
+          f"{'empty':>6}")
     result = {"split": split, "num": len(inputs), "temperature": FLAGS.temperature}
     for who, report in (("trained", trained), ("untrained", fresh)):
       for mode, r in report.items():
         print(f"{who:<10} {mode:<8} {r['chamfer_own']:>10.2f} {r['chamfer_other']:>12.2f} "
-              f"{r['chamfer_other'] / r['chamfer_own']:>6.2f}")
+              f"{r['chamfer_other'] / r['chamfer_own']:>6.2f} {r['empty']:>6}")
         prefix = "" if who == "trained" else "untrained_"
         suffix = "" if mode == "greedy" else "_temperature"
         result[f"{prefix}chamfer_own{suffix}"] = round(r["chamfer_own"], 3)
         result[f"{prefix}chamfer_other{suffix}"] = round(r["chamfer_other"], 3)
+        result[f"{prefix}empty{suffix}"] = r["empty"]
     print(json.dumps(result))
     return
   baseline_split = "valid" if split != "valid" else "train"

@@ -7,8 +7,9 @@ starting at the origin,
 
     d(A, B) = 1/2 (mean_{a in A} min_{b in B} |a - b| + mean_{b in B} min_{a in A} |b - a|),
 
-Euclidean distances, so the figure is in pixels. An empty sketch is at
-distance infinity from any other.
+Euclidean distances, so the figure is in pixels. An empty sketch (a decoder
+that ended at once) is the single point where the pen starts, the origin: it
+scores the mean distance of the other's points from the start, not infinity.
 
 Free samples, by how far the distributions of simple per-sketch statistics
 (`SKETCH_STATS`: points, strokes, bounding-box width and height) lie from the
@@ -26,8 +27,9 @@ _CHUNK = 1 << 20    # pair distances computed at most this many at a time
 
 
 def absolute_points(sketch: np.ndarray) -> np.ndarray:
-  """[N, 2] float64 positions after each offset of a stroke-3 sketch."""
-  return np.cumsum(np.asarray(sketch, np.float64)[:, 0:2], axis=0)
+  """[N, 2] float64 positions after each offset of a stroke-3 sketch ([[0, 0]] if empty)."""
+  s = np.asarray(sketch, np.float64).reshape(-1, 3)
+  return np.cumsum(s[:, 0:2], axis=0) if len(s) else np.zeros((1, 2))
 
 
 def _nearest(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -43,8 +45,6 @@ def _nearest(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def chamfer(a: np.ndarray, b: np.ndarray) -> float:
   """Symmetric Chamfer distance (module docstring) of two stroke-3 sketches."""
   pa, pb = absolute_points(a), absolute_points(b)
-  if len(pa) == 0 or len(pb) == 0:
-    return float("inf")
   return 0.5 * float(_nearest(pa, pb).mean() + _nearest(pb, pa).mean())
 
 
@@ -57,15 +57,10 @@ def chamfer_pairs(inputs: Sequence[np.ndarray], outputs: Sequence[np.ndarray]) -
   n = len(inputs)
   if n < 2 or len(outputs) != n:
     raise ValueError(f"need as many outputs as inputs, at least 2 (got {n}, {len(outputs)})")
-  own = np.array([chamfer(inputs[i], outputs[i]) for i in range(n)])
-  other = np.array([chamfer(inputs[(i + 1) % n], outputs[i]) for i in range(n)])
-  return {"chamfer_own": _finite_mean(own), "chamfer_other": _finite_mean(other),
-          "empty": int(np.sum(~np.isfinite(own)))}
-
-
-def _finite_mean(values):
-  values = values[np.isfinite(values)]
-  return float(values.mean()) if len(values) else float("inf")
+  own = [chamfer(inputs[i], outputs[i]) for i in range(n)]
+  other = [chamfer(inputs[(i + 1) % n], outputs[i]) for i in range(n)]
+  return {"chamfer_own": float(np.mean(own)), "chamfer_other": float(np.mean(other)),
+          "empty": sum(len(o) == 0 for o in outputs)}
 
 
 def sketch_stats(sketch: np.ndarray) -> dict:
