@@ -155,8 +155,9 @@ def main(_):
   write_samples(rows, FLAGS.samples)
   result = {"preset": FLAGS.preset, "steps": FLAGS.steps, "seed": FLAGS.seed,
             "settings": [{k: (round(v, 4) if isinstance(v, float) else v) for k, v in r.items()
-                          if k != "model_dir"} for r in rows], **ordering(rows)}
-  result["paper_ordering"] = all(ordering(rows).values())
+                          if k != "model_dir"} for r in rows]}
+  order = ordering(rows)
+  result.update(order, paper_ordering=all(order.values()))
   print(json.dumps(result))
 
 
