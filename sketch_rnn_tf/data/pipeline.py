@@ -168,8 +168,8 @@ def make_dataset(sketch_set: SketchSet, scale_factor: float, batch_size: int = 1
                        f"bound {bounds[-1]}")
   else:
     bounds = None
-  if drop_remainder and not epoch_batches(lengths, batch_size, None, bounds, True):
-    # Otherwise the repeating stream would search for a full batch forever.
+  if drop_remainder and len(epoch_batches(lengths, batch_size, None, bounds, True)) < num_shards:
+    # Otherwise the repeating stream (or a shard of it) would search for a full batch forever.
     where = f" in any of {len(bounds)} length buckets" if bounds is not None else ""
     raise InputError(f"no full batch of {batch_size} from {len(lengths)} sketches{where}: "
                      "lower batch_size" + (" or num_buckets" if bounds is not None else ""))
