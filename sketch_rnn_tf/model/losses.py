@@ -37,6 +37,11 @@ def reconstruction(y, targets, lengths, num_mixtures, n_max, epsilon=0.0):
           -tf.reduce_sum(pen_ll * mask, axis=1) / n_max)
 
 
+def total(recon, kl, w_kl, kl_tolerance):
+  """loss = L_R + w_KL * max(L_KL, KL_min): below the tolerance the KL costs nothing."""
+  return recon + w_kl * tf.maximum(kl, kl_tolerance)
+
+
 def kl_divergence(mu, presig):
   """Per-sketch KL(N(mu, exp(presig)) || N(0, I)) averaged over the z dimensions, [B]."""
   return -0.5 * tf.reduce_mean(1.0 + presig - tf.square(mu) - tf.exp(presig), axis=1)

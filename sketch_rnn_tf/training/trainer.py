@@ -42,6 +42,7 @@ from sketch_rnn_tf.utils import compute_path, progress, render, run_dir
 from sketch_rnn_tf.utils.errors import InputError
 
 SAMPLE_TEMPERATURE = 0.3   # of the drawings made at each evaluation
+BEST_CRITERION = "L_R + w_KL(final) * max(L_KL, KL_min)"   # SketchRNN.selection_loss
 SHOWN = 8                  # validation sketches reconstructed, and free samples drawn
 
 
@@ -176,6 +177,9 @@ def is_chief(strategy):
 class Checkpoints:
   """ckpt/ (the latest few) and best/ (the best validation loss, with best.json).
 
+  "Best" is by `SketchRNN.selection_loss`; a best.json written under another
+  criterion (before it was recorded) is replaced at the next validation.
+
   Every worker takes part in a multi-worker save; only the chief's copy is kept
   in the run directory, the others write to worker_tmp_<id>/.
   """
@@ -191,8 +195,11 @@ class Checkpoints:
     self.best = tf.train.CheckpointManager(self.checkpoint, os.path.join(root, "best"),
                                            max_to_keep=1)
     self.best_path = os.path.join(model_dir, "best", "best.json")
-    self.best_loss = (run_dir.read_json(self.best_path)["loss"]
-                      if os.path.exists(self.best_path) else float("inf"))
+    self.best_loss = float("inf")
+    if os.path.exists(self.best_path):
+      best = run_dir.read_json(self.best_path)
+      if best.get("criterion") == BEST_CRITERION:
+        self.best_loss = best["loss"]
 
   def restore(self):
     """Restores the latest complete checkpoint, if any; returns its path or None.
@@ -227,7 +234,8 @@ class Checkpoints:
       self.best.save(checkpoint_number=step)
       self._drop_worker_copy()
       if self.chief:
-        run_dir.write_json(self.best_path, {"loss": loss, "step": step})
+        run_dir.write_json(self.best_path, {"loss": loss, "step": step,
+                                            "criterion": BEST_CRITERION})
 
 
 def summary_writer(log_dir, chief):
@@ -393,7 +401,7 @@ def train(config, strategy=None):
       if ckpt.chief:
         draw(step)
       reset_metrics()
-      ckpt.offer_best(step, val["loss"])
+      ckpt.offer_best(step, model.selection_loss(val))
     if step % config.save_every == 0 or last:
       ckpt.save(step)
   return step

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from sketch_rnn_tf.model import hparams
 from sketch_rnn_tf.training import trainer
 from sketch_rnn_tf.utils.errors import InputError
 
@@ -62,6 +63,10 @@ def test_short_run_lowers_validation_cost_and_resumes_exactly(sheep_path, tmp_pa
   assert "sketches/s" in out and "ETA" in out
   for name in ("hparams.json", "model_info.json", "best/best.json"):
     assert os.path.exists(os.path.join(straight, name))
+  hp = hparams.get("tiny")
+  final = {m["step"]: m["recon"] + hp.kl_weight * max(m["kl"], hp.kl_tolerance) for m in curve}
+  with open(os.path.join(straight, "best", "best.json")) as f:
+    assert json.load(f)["step"] == min(final, key=final.get)
 
   trainer.train(config(split, sheep_path, steps=40, eval_every=40, save_every=40))
   capsys.readouterr()

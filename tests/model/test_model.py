@@ -68,6 +68,14 @@ def test_kl_tolerance_and_weight_in_the_loss():
   assert float(terms["loss"]) == pytest.approx(float(terms["recon"]) + 0.3 * max(kl, 0.2), rel=1e-6)
 
 
+def test_best_checkpoint_is_chosen_at_the_final_kl_weight():
+  # Not the current w_KL: annealing it up raises the loss of later checkpoints.
+  model = built("kl_tolerance=0.2,kl_weight_start=0.01,kl_weight=0.5")
+  assert model.selection_loss({"recon": 1.0, "kl": 0.3}) == pytest.approx(1.0 + 0.5 * 0.3)
+  assert model.selection_loss({"recon": 1.0, "kl": 0.1}) == pytest.approx(1.0 + 0.5 * 0.2)
+  assert built("conditional=false").selection_loss({"recon": 0.7, "kl": 0.0}) == 0.7
+
+
 def test_non_finite_step_changes_nothing_and_is_counted():
   model = built()
   batch = make_batch()
