@@ -58,7 +58,7 @@ run();
 
 OURS_HTML = """<!doctype html><meta charset="utf-8"><body>ours: running ...
 <script src="/node_modules/@tensorflow/tfjs/dist/tf.min.js"></script>
-<script src="/sketch_model.js"></script>
+<script src="/sketch_model.cjs"></script>
 <script>
 (async () => {
   const q = new URLSearchParams(location.search);

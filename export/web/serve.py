@@ -25,7 +25,8 @@ class Handler(http.server.SimpleHTTPRequestHandler):
   mounts = {}
   extensions_map = dict(http.server.SimpleHTTPRequestHandler.extensions_map,
                         **{".js": "text/javascript", ".json": "application/json",
-                           ".bin": "application/octet-stream", ".mjs": "text/javascript"})
+                           ".bin": "application/octet-stream", ".mjs": "text/javascript",
+                           ".cjs": "text/javascript", ".wasm": "application/wasm"})
 
   def translate_path(self, path):
     clean = path.split("?", 1)[0].split("#", 1)[0]

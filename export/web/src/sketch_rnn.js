@@ -1,0 +1,491 @@
+// SketchRNN: one model, from a published .gen.json decoder or our TF.js export, with the
+// @magenta/sketch methods (same names, same meanings) and ours.
+//
+// Units: drawings go in and come out in "screen pixels" = data pixels / pixelFactor, as in
+// @magenta/sketch (pixel factor 2.0 unless set: setPixelFactor(1) or {pixelFactor: 1} gives
+// the data's own pixels, those of sketch_rnn_tf's Python sampler).
+
+import {readBytes, parseJson} from './io.js';
+import {looksLikeGenJson, parseGenJson} from './gen_json.js';
+import {LstmDecoder} from './lstm_decoder.js';
+import {simdAvailable} from './kernel.js';
+import {EXPORT_FORMAT, GraphDecoder, checkManifest, getTf, looksLikeManifest,
+        setBackend} from './graph_decoder.js';
+import {START, END, drawPoint, normalPair, normalVector, randomSource, slerp, lerp,
+        stepNoise} from './sampling.js';
+import {toStroke5} from './strokes.js';
+
+export const DEFAULT_PIXEL_FACTOR = 2.0;
+const DEFAULT_MAX_LEN = 250;
+const KERNEL_BACKENDS = ['wasm-simd', 'js'];
+const TFJS_BACKENDS = ['tfjs-wasm', 'tfjs-cpu', 'tfjs-webgl'];
+
+function describeSource(source) {
+  return typeof source === 'string' ? source : '<model>';
+}
+
+function categorical(probs, random) {
+  const u = random();
+  let cdf = 0;
+  for (let k = 0; k < probs.length; k++) {
+    cdf += probs[k];
+    if (cdf > u) return k;
+  }
+  return probs.length - 1;
+}
+
+function softmax(values, tau) {
+  let max = -Infinity;
+  for (const v of values) max = Math.max(max, v / tau);
+  const e = Array.from(values, v => Math.exp(v / tau - max));
+  const total = e.reduce((a, b) => a + b, 0);
+  return new Float32Array(e.map(v => v / total));
+}
+
+function isVector(v) {
+  return (Array.isArray(v) || ArrayBuffer.isView(v)) && v.length > 0 && typeof v[0] === 'number';
+}
+
+// A drawing (rows of numbers) or a list of drawings.
+function isDrawingList(v) {
+  return Array.isArray(v) && v.length > 0 && Array.isArray(v[0]) && v[0].length > 0 &&
+      (Array.isArray(v[0][0]) || ArrayBuffer.isView(v[0][0]));
+}
+
+export class SketchRNN {
+  // source: the URL (or, in Node, path) of a .gen.json or of our export's manifest.json.
+  // options: backend ('auto' | 'wasm-simd' | 'js' | 'tfjs-wasm' | 'tfjs-cpu' | 'tfjs-webgl'),
+  // pixelFactor, timeoutMs (per file), tf (a TF.js module), wasmPaths (TF.js wasm files).
+  constructor(source, options = {}) {
+    this.source = source;
+    this.options = options;
+    this.pixelFactor = options.pixelFactor || DEFAULT_PIXEL_FACTOR;
+    this.initialized = false;
+    this.random = Math.random;
+    this.engine = null;
+    this.backend = null;
+    this.info = null;
+  }
+
+  static async load(source, options = {}) {
+    const model = new SketchRNN(source, options);
+    await model.initialize();
+    return model;
+  }
+
+  // Reads the model and prepares its runtime; rejects with one Error naming the file and the
+  // problem (unreachable, not a model, a model this runtime cannot run).
+  async initialize() {
+    if (this.initialized) return;
+    const where = describeSource(this.source);
+    const requested = this.options.backend || 'auto';
+    const known = ['auto', ...KERNEL_BACKENDS, ...TFJS_BACKENDS];
+    if (!known.includes(requested)) {
+      throw new Error(`unknown backend ${JSON.stringify(requested)}: expected one of ${known.join(', ')}`);
+    }
+    const doc = parseJson(await readBytes(this.source, this.options), where);
+    if (looksLikeGenJson(doc)) {
+      await this.initGenJson(doc, where, requested);
+    } else if (looksLikeManifest(doc)) {
+      await this.initExport(doc, where, requested);
+    } else if (doc && typeof doc === 'object' && doc.modelTopology) {
+      throw new Error(`${where}: a TF.js model.json, not a Sketch-RNN model: load the ` +
+                      'manifest.json of the export (sketch-rnn-export --tfjs) instead');
+    } else {
+      throw new Error(`${where}: not a Sketch-RNN model (expected our export's manifest.json, ` +
+                      `format "${EXPORT_FORMAT}", or a .gen.json array [info, shapes, weights])`);
+    }
+    this.initialized = true;
+  }
+
+  async initGenJson(doc, where, requested) {
+    const weights = parseGenJson(doc, where);
+    if (TFJS_BACKENDS.includes(requested)) {
+      throw new Error(`${where}: a .gen.json decoder runs on the 'wasm-simd' or 'js' kernel, ` +
+                      `not ${requested}`);
+    }
+    const kernel = requested === 'auto' ? (simdAvailable() ? 'wasm-simd' : 'js') : requested;
+    if (kernel === 'wasm-simd' && !simdAvailable()) {
+      throw new Error('WebAssembly SIMD is not available in this runtime: use backend "js"');
+    }
+    const info = weights.info;
+    this.engine = new LstmDecoder(weights, info.scale_factor, kernel);
+    this.backend = kernel;
+    this.info = {
+      format: 'gen.json', name: info.name || null, conditional: false, zSize: 0,
+      numClasses: 0, classNames: [], cell: 'lstm', units: weights.units,
+      numMixture: this.engine.numMixture, scaleFactor: info.scale_factor,
+      maxSeqLen: info.max_seq_len,
+    };
+  }
+
+  async initExport(manifest, where, requested) {
+    checkManifest(manifest, where);
+    if (KERNEL_BACKENDS.includes(requested)) {
+      throw new Error(`${where}: a TF.js export runs on a TF.js backend (tfjs-wasm, tfjs-cpu, ` +
+                      `tfjs-webgl), not ${requested}`);
+    }
+    const tf = await getTf(this.options.tf);
+    const candidates = requested === 'auto' ? ['wasm', 'cpu'] : [requested.slice(5)];
+    const failures = [];
+    let engine = null;
+    for (const name of candidates) {
+      try {
+        await setBackend(tf, name, this.options.wasmPaths);
+        engine = engine || await GraphDecoder.load(tf, manifest, this.source, this.options);
+        await this.trial(engine);
+        this.backend = `tfjs-${name}`;
+        break;
+      } catch (e) {
+        // A file that cannot be read or parsed fails the same way on every backend.
+        if (/could not (fetch|read)|not a TF.js graph|not a Sketch-RNN/.test(e.message)) throw e;
+        failures.push(`${name}: ${e.message}`);
+      }
+    }
+    if (!this.backend) {
+      if (engine) engine.dispose();
+      throw new Error(`${where}: this model cannot run on TF.js ${tf.version_core || ''} here ` +
+                      `(${failures.join('; ')})`);
+    }
+    this.engine = engine;
+    const hp = manifest.hparams || {};
+    this.info = {
+      format: 'tfjs-export', name: manifest.name || null, conditional: !!manifest.conditional,
+      zSize: engine.zSize, numClasses: engine.numClasses, classNames: manifest.class_names || [],
+      cell: hp.dec_model || null, units: hp.dec_rnn_size || null,
+      numMixture: engine.numMixture, scaleFactor: manifest.scale_factor,
+      maxSeqLen: hp.max_seq_len || DEFAULT_MAX_LEN,
+    };
+  }
+
+  // One decoder step (and one encoding) on the chosen backend: a missing kernel shows here,
+  // at load, not in the middle of a drawing.
+  async trial(engine) {
+    const cond = this.condFor(1, engine.zSize ? [new Array(engine.zSize).fill(0)] : null, null, engine);
+    const state = engine.zeroState(1, cond);
+    const {params} = engine.step(Float32Array.from(START), state, 1, cond);
+    if (!params.every(Number.isFinite)) throw new Error('the decoder step gives non-finite values');
+    if (engine.zSize) await engine.encode(new Float32Array([1, 1, 1, 0, 0]), new Int32Array([1]), 1, 1);
+  }
+
+  requireReady() {
+    if (!this.initialized) throw new Error('the model is not loaded: await initialize() (or SketchRNN.load) first');
+  }
+
+  // ---- the @magenta/sketch surface ---------------------------------------------------------
+
+  setPixelFactor(factor) {
+    if (!(factor > 0)) throw new Error(`the pixel factor must be > 0, not ${factor}`);
+    this.pixelFactor = factor;
+    return this.info ? this.info.scaleFactor / factor : undefined;
+  }
+
+  zeroInput() {
+    return START.slice();
+  }
+
+  // The state before the first update. Conditional models take z (default: zeros).
+  zeroState(z = null) {
+    this.requireReady();
+    const cond = this.condFor(1, z ? [Array.from(z)] : null, null);
+    const data = this.engine.zeroState(1, cond);
+    return {data, params: this.engine.head(data, 1), cond};
+  }
+
+  copyState(state) {
+    return {data: state.data.slice(), params: state.params && state.params.slice(), cond: state.cond};
+  }
+
+  // Feeds one point [dx, dy, p1, p2, p3] (screen pixels); returns the new state.
+  update(input, state) {
+    this.requireReady();
+    const prev = Float32Array.from(input);
+    prev[0] *= this.pixelFactor;
+    prev[1] *= this.pixelFactor;
+    const {params, state: data} = this.engine.step(prev, state.data, 1, state.cond);
+    return {data, params, cond: state.cond};
+  }
+
+  // The mixture after a state, in the model's normalised units, as @magenta/sketch gives it:
+  // pi and pen are softmax(logits / softmaxTemperature), sigma is scaled by sqrt(temperature).
+  getPDF(state, temperature = 0.65, softmaxTemperature = 0.5 + 0.5 * temperature) {
+    if (!state || !state.params) {
+      throw new Error('this state has no mixture yet: update() it with zeroInput() first');
+    }
+    const M = this.engine.numMixture, p = state.params, s = this.engine.scale;
+    const cols = k => p.subarray(3 + k * M, 3 + (k + 1) * M);
+    const sq = Math.sqrt(temperature);
+    return {
+      pi: softmax(cols(0), softmaxTemperature),
+      muX: cols(1).map(v => v / s), muY: cols(2).map(v => v / s),
+      sigmaX: cols(3).map(v => v / s * sq), sigmaY: cols(4).map(v => v / s * sq),
+      corr: cols(5).slice(),
+      pen: softmax(p.subarray(0, 3), softmaxTemperature),
+    };
+  }
+
+  // One point [dx, dy, p1, p2, p3] in screen pixels drawn from getPDF's mixture.
+  sample(pdf) {
+    const j = categorical(pdf.pi, this.random);
+    const pen = categorical(pdf.pen, this.random);
+    const [e1, e2] = normalPair(this.random);
+    const rho = pdf.corr[j];
+    const dx = pdf.muX[j] + pdf.sigmaX[j] * e1;
+    const dy = pdf.muY[j] + pdf.sigmaY[j] * (rho * e1 + Math.sqrt(Math.max(1 - rho * rho, 0)) * e2);
+    const k = this.engine.scale / this.pixelFactor;
+    const point = [dx * k, dy * k, 0, 0, 0];
+    point[2 + pen] = 1;
+    return point;
+  }
+
+  // Seeds the randomness of sample() (a number), or Math.random again (null).
+  setSeed(seed) {
+    this.random = randomSource(seed);
+  }
+
+  dispose() {
+    if (this.engine) this.engine.dispose && this.engine.dispose();
+    this.engine = null;
+    this.initialized = false;
+  }
+
+  // ---- ours --------------------------------------------------------------------------------
+
+  condFor(batch, zs, labels, engine = this.engine) {
+    let z = null, lab = null;
+    if (engine.zSize) {
+      z = new Float32Array(batch * engine.zSize);
+      if (zs) {
+        zs.forEach((row, b) => {
+          if (!isVector(row) || row.length !== engine.zSize) {
+            throw new Error(`z must hold ${engine.zSize} numbers, got ${JSON.stringify(row && row.length)}`);
+          }
+          z.set(row, b * engine.zSize);
+        });
+      }
+    }
+    if (engine.numClasses) {
+      lab = new Int32Array(batch);
+      for (let b = 0; b < batch; b++) lab[b] = labels ? labels[b % labels.length] : b % engine.numClasses;
+    }
+    return {z, labels: lab};
+  }
+
+  noiseSource(options, batch) {
+    const {noise, seed} = options;
+    if (typeof noise === 'function') return noise;
+    if (noise) return (t, b) => noise[t][b];
+    const random = randomSource(seed);
+    let t0 = -1, rows = null;
+    return (t, b) => {
+      if (t !== t0) {  // the whole step's noise at once: a seed gives the same [T][B][4]
+        rows = Array.from({length: batch}, () => stepNoise(random));
+        t0 = t;
+      }
+      return rows[b];
+    };
+  }
+
+  maxLen(options, used = 0) {
+    const total = options.maxLen || this.info.maxSeqLen || DEFAULT_MAX_LEN;
+    const left = total - used;
+    if (left < 1) throw new Error(`the drawing already has ${used} points, maxLen is ${total}`);
+    return left;
+  }
+
+  priorZ(batch, random) {
+    return Array.from({length: batch}, () => normalVector(this.engine.zSize, random));
+  }
+
+  // Rows of a drawing in screen pixels -> stroke-5 rows in data pixels.
+  dataRows(drawing, what) {
+    return toStroke5(drawing, what).map(r => [r[0] * this.pixelFactor, r[1] * this.pixelFactor,
+                                              r[2], r[3], r[4]]);
+  }
+
+  // The state after reading `rows` (data pixels) from the start, tiled to `batch` rows, and
+  // the point the next step reads (the last row).
+  primed(rows, batch, cond1, condN) {
+    const e = this.engine, S = e.stateSize;
+    let state = e.zeroState(1, cond1);
+    let prev = Float32Array.from(START);
+    for (const row of rows) {
+      state = e.step(prev, state, 1, cond1).state;
+      prev = Float32Array.from(row);
+    }
+    const tiled = new Float32Array(batch * S);
+    const prevs = new Float32Array(batch * 5);
+    for (let b = 0; b < batch; b++) { tiled.set(state, b * S); prevs.set(prev, b * 5); }
+    return {state: tiled, prev: prevs, cond: condN};
+  }
+
+  // The sampling loop over a batch: yields {index, point} (point in screen pixels; null when
+  // row `index` ends) as each is drawn.
+  *points({state, prev, cond}, batch, options, maxLen) {
+    const e = this.engine, tau = options.temperature ?? 0.65;
+    if (!(tau > 0)) throw new Error(`temperature must be > 0, not ${tau}`);
+    const noiseAt = this.noiseSource(options, batch);
+    const done = new Array(batch).fill(false);
+    let left = batch;
+    for (let t = 0; t < maxLen && left > 0; t++) {
+      const out = e.step(prev, state, batch, cond);
+      state = out.state;
+      for (let b = 0; b < batch; b++) {
+        const noise = noiseAt(t, b);
+        if (done[b]) { prev.set(END, b * 5); continue; }
+        const point = drawPoint(out.params, b, e.numMixture, tau, noise);
+        prev.set(point, b * 5);
+        if (point[4] === 1) {
+          done[b] = true;
+          left -= 1;
+          yield {index: b, point: null};
+          continue;
+        }
+        yield {index: b, point: [point[0] / this.pixelFactor, point[1] / this.pixelFactor,
+                                 point[2], point[3], point[4]]};
+      }
+    }
+  }
+
+  collect(start, batch, options, maxLen) {
+    const sketches = Array.from({length: batch}, () => []);
+    for (const {index, point} of this.points(start, batch, options, maxLen)) {
+      if (point) sketches[index].push(point);
+    }
+    return sketches;
+  }
+
+  // Where a batch starts: z given (one or a list), else the prior for conditional models.
+  startFor(options, batch) {
+    this.requireReady();
+    let zs = null;
+    if (this.engine.zSize) {
+      if (options.z) {
+        zs = isVector(options.z) ? Array.from({length: batch}, () => Array.from(options.z)) : options.z;
+        if (zs.length !== batch) throw new Error(`got ${zs.length} codes z for a batch of ${batch}`);
+      } else {
+        zs = this.priorZ(batch, randomSource(options.seed === undefined ? undefined : options.seed + 1));
+      }
+    } else if (options.z) {
+      throw new Error('this model is unconditional: it takes no z');
+    }
+    const cond = this.condFor(batch, zs, options.labels);
+    return {state: this.engine.zeroState(batch, cond), prev: tile(START, batch), cond, zs};
+  }
+
+  // n sketches from the prior (or from options.z): [sketch], each a list of stroke-5 rows in
+  // screen pixels without the end row. options: n, temperature (0.65), seed, maxLen, z,
+  // labels, noise ([T][n][4] or (t, b) -> [4]: u_mixture, u_pen, e1, e2).
+  async generate(options = {}) {
+    const n = options.n ?? 1;
+    const start = this.startFor(options, n);
+    return this.collect(start, n, options, this.maxLen(options));
+  }
+
+  // One sketch per code: z a vector or a list of vectors (conditional models).
+  async decode(z, options = {}) {
+    this.requireConditional('decode');
+    const zs = isVector(z) ? [Array.from(z)] : z;
+    return this.generate({...options, n: zs.length, z: zs});
+  }
+
+  requireConditional(what) {
+    this.requireReady();
+    if (!this.engine.zSize) {
+      throw new Error(`${what} needs a conditional (VAE) model with an encoder; this one is ` +
+                      'decoder-only (a .gen.json, or an export trained with conditional=false)');
+    }
+  }
+
+  // A drawing (stroke-3 or stroke-5 rows, screen pixels) -> z (the mean; a draw from
+  // N(mu, sigma) with {sample: true, seed}). A list of drawings gives a list of codes.
+  async encode(drawing, options = {}) {
+    this.requireConditional('encode');
+    const many = isDrawingList(drawing);
+    const drawings = (many ? drawing : [drawing]).map((d, i) => this.dataRows(d, `drawing ${i}`));
+    if (drawings.some(d => d.length === 0)) throw new Error('an empty drawing cannot be encoded');
+    const batch = drawings.length, steps = Math.max(...drawings.map(d => d.length));
+    const strokes = new Float32Array(batch * steps * 5);
+    drawings.forEach((rows, b) => {
+      for (let t = 0; t < steps; t++) strokes.set(t < rows.length ? rows[t] : END, (b * steps + t) * 5);
+    });
+    const lengths = Int32Array.from(drawings, d => d.length);
+    const {mu, presig} = await this.engine.encode(strokes, lengths, batch, steps);
+    const Z = this.engine.zSize, random = options.sample ? randomSource(options.seed) : null;
+    const codes = drawings.map((_, b) => Array.from(mu.subarray(b * Z, (b + 1) * Z), (m, k) =>
+      random ? m + Math.exp(presig[b * Z + k] / 2) * normalVector(1, random)[0] : m));
+    return many ? codes : codes[0];
+  }
+
+  // n decodings of a drawing's code.
+  async reconstruct(drawing, options = {}) {
+    const z = await this.encode(drawing, {sample: options.sampleZ, seed: options.seed});
+    const n = options.n ?? 1;
+    return this.generate({...options, n, z: Array.from({length: n}, () => z)});
+  }
+
+  // `steps` codes from a to b (codes, or drawings to encode) and their sketches, each decoded
+  // with the same noise, so the code alone changes along the way. method: 'slerp' | 'linear'.
+  async interpolate(a, b, options = {}) {
+    this.requireConditional('interpolate');
+    const steps = options.steps ?? 5, method = options.method || 'slerp';
+    if (!['slerp', 'linear'].includes(method)) throw new Error(`method must be 'slerp' or 'linear', not ${method}`);
+    if (!(steps >= 2)) throw new Error(`an interpolation needs at least 2 steps, not ${steps}`);
+    const za = isVector(a) ? Array.from(a) : await this.encode(a);
+    const zb = isVector(b) ? Array.from(b) : await this.encode(b);
+    const f = method === 'slerp' ? slerp : lerp;
+    const z = Array.from({length: steps}, (_, k) => f(za, zb, k / (steps - 1)));
+    const seed = options.seed ?? Math.floor(Math.random() * 2 ** 31);
+    const sketches = [];
+    for (const zk of z) sketches.push((await this.generate({...options, n: 1, seed, z: [zk]}))[0]);
+    return {z, sketches};
+  }
+
+  // n endings of the user's unfinished drawing (rows in screen pixels): the decoder reads the
+  // drawing (teacher forcing), then samples. A conditional model decodes from z (default:
+  // the drawing's own code, as sketch_rnn_tf's Sampler.complete). Returns the endings only.
+  async complete(drawing, options = {}) {
+    const n = options.n ?? 4;
+    const start = await this.completionStart(drawing, options, n);
+    return this.collect(start, n, options, this.maxLen(options, start.used));
+  }
+
+  async completionStart(drawing, options, n) {
+    this.requireReady();
+    const rows = this.dataRows(drawing, 'drawing');
+    let z = null;
+    if (this.engine.zSize) {
+      z = options.z ? Array.from(options.z) : rows.length ? await this.encode(drawing) :
+          new Array(this.engine.zSize).fill(0);
+    }
+    const label = options.labels ? [options.labels[0]] : null;
+    const cond1 = this.condFor(1, z && [z], label);
+    const condN = this.condFor(n, z && Array.from({length: n}, () => z), label);
+    return {...this.primed(rows, n, cond1, condN), used: rows.length};
+  }
+
+  // The streaming form: an async generator of {index, point} as points are drawn (point in
+  // screen pixels, null when sketch `index` ends). options as generate, plus prime: a drawing
+  // to continue (as complete). Between steps it yields to the event loop, so a page can draw.
+  async *stream(options = {}) {
+    const n = options.n ?? 1;
+    let start, used = 0;
+    if (options.prime) {
+      start = await this.completionStart(options.prime, options, n);
+      used = start.used;
+    } else {
+      start = this.startFor(options, n);
+    }
+    let count = 0;
+    for (const event of this.points(start, n, options, this.maxLen(options, used))) {
+      yield event;
+      if (++count % n === 0) await new Promise(r => setTimeout(r, 0));
+    }
+  }
+}
+
+function tile(row, batch) {
+  const out = new Float32Array(batch * row.length);
+  for (let b = 0; b < batch; b++) out.set(row, b * row.length);
+  return out;
+}
