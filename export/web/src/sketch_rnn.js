@@ -19,6 +19,8 @@ export const DEFAULT_PIXEL_FACTOR = 2.0;
 const DEFAULT_MAX_LEN = 250;
 const KERNEL_BACKENDS = ['wasm-simd', 'js'];
 const TFJS_BACKENDS = ['tfjs-wasm', 'tfjs-cpu', 'tfjs-webgl'];
+// Tried by 'auto' for TF.js exports; webgl only on request (no GPU here to measure it on).
+const AUTO_TFJS = ['wasm', 'cpu'];
 
 function describeSource(source) {
   return typeof source === 'string' ? source : '<model>';
@@ -126,28 +128,35 @@ export class SketchRNN {
                       `tfjs-webgl), not ${requested}`);
     }
     const tf = await getTf(this.options.tf);
-    const candidates = requested === 'auto' ? ['wasm', 'cpu'] : [requested.slice(5)];
-    const failures = [];
-    let engine = null;
+    const candidates = requested === 'auto' ? AUTO_TFJS : [requested.slice(5)];
+    const failures = [], working = [];
     for (const name of candidates) {
+      let engine = null;
       try {
         await setBackend(tf, name, this.options.wasmPaths);
-        engine = engine || await GraphDecoder.load(tf, manifest, this.source, this.options);
-        await this.trial(engine);
-        this.backend = `tfjs-${name}`;
-        break;
+        engine = await GraphDecoder.load(tf, manifest, this.source, this.options);
+        await this.selfCheck(engine);
+        working.push({name, engine, ms: candidates.length > 1 ? timeSteps(engine) : 0});
       } catch (e) {
+        if (engine) engine.dispose();
         // A file that cannot be read or parsed fails the same way on every backend.
         if (/could not (fetch|read)|not a TF.js graph|not a Sketch-RNN/.test(e.message)) throw e;
         failures.push(`${name}: ${e.message}`);
       }
     }
-    if (!this.backend) {
-      if (engine) engine.dispose();
+    if (!working.length) {
       throw new Error(`${where}: this model cannot run on TF.js ${tf.version_core || ''} here ` +
                       `(${failures.join('; ')})`);
     }
+    // The fastest backend that gives right answers (measured, not assumed: per-op overhead
+    // decides for small decoders, matmul speed for large ones).
+    working.sort((a, b) => a.ms - b.ms);
+    working.slice(1).forEach(w => w.engine.dispose());
+    const {name, engine} = working[0];
+    await setBackend(tf, name, this.options.wasmPaths);
     this.engine = engine;
+    this.backend = `tfjs-${name}`;
+    this.backendNotes = failures;
     const hp = manifest.hparams || {};
     this.info = {
       format: 'tfjs-export', name: manifest.name || null, conditional: !!manifest.conditional,
@@ -158,14 +167,28 @@ export class SketchRNN {
     };
   }
 
-  // One decoder step (and one encoding) on the chosen backend: a missing kernel shows here,
-  // at load, not in the middle of a drawing.
-  async trial(engine) {
-    const cond = this.condFor(1, engine.zSize ? [new Array(engine.zSize).fill(0)] : null, null, engine);
-    const state = engine.zeroState(1, cond);
-    const {params} = engine.step(Float32Array.from(START), state, 1, cond);
-    if (!params.every(Number.isFinite)) throw new Error('the decoder step gives non-finite values');
-    if (engine.zSize) await engine.encode(new Float32Array([1, 1, 1, 0, 0]), new Int32Array([1]), 1, 1);
+  // Runs each graph on a batch of one and on a batch of two equal rows, which must agree: a
+  // missing kernel shows at load, not in the middle of a drawing, and so does a wrong one
+  // (TF.js 4.22's wasm FusedMatMul adds the bias wrongly to every row but the first).
+  async selfCheck(engine) {
+    const Z = engine.zSize;
+    const z = Z ? [Array.from({length: Z}, (_, i) => Math.sin(i + 1))] : null;
+    const c1 = this.condFor(1, z, null, engine), c2 = this.condFor(2, z && [z[0], z[0]], null, engine);
+    const s1 = engine.zeroState(1, c1), s2 = engine.zeroState(2, c2);
+    agree(s1, s2, 'initial_state');
+    const state = s1.map((v, i) => v + 0.1 * Math.cos(i));
+    const prev = Float32Array.from([3, -4, 1, 0, 0]);
+    const o1 = engine.step(prev, state, 1, c1);
+    const o2 = engine.step(tile(prev, 2), tile(state, 2), 2, c2);
+    agree(o1.params, o2.params, 'decode_step');
+    agree(o1.state, o2.state, 'decode_step');
+    if (Z) {
+      const rows = Float32Array.from([5, 1, 1, 0, 0, -2, 7, 0, 1, 0, 4, 4, 1, 0, 0]);
+      const e1 = await engine.encode(rows, Int32Array.from([3]), 1, 3);
+      const e2 = await engine.encode(tile(rows, 2), Int32Array.from([3, 3]), 2, 3);
+      agree(e1.mu, e2.mu, 'encode');
+      agree(e1.presig, e2.presig, 'encode');
+    }
   }
 
   requireReady() {
@@ -482,6 +505,34 @@ export class SketchRNN {
       if (++count % n === 0) await new Promise(r => setTimeout(r, 0));
     }
   }
+}
+
+// Each row of `many` equal to `one`, all finite; else an Error naming the graph.
+function agree(one, many, graph) {
+  const n = one.length;
+  for (let i = 0; i < many.length; i++) {
+    const a = one[i % n], b = many[i];
+    if (!Number.isFinite(b) || !(Math.abs(a - b) <= 1e-4 * (1 + Math.abs(a)))) {
+      const what = Number.isFinite(b) ?
+          'different answers for equal rows of a batch (a kernel bug of this backend)' :
+          'non-finite values';
+      throw new Error(`${graph} gives ${what}`);
+    }
+  }
+}
+
+// Milliseconds per decoder step at batch 1 (median of 5, after the self-check's warm-up).
+function timeSteps(engine) {
+  const cond = {z: engine.zSize ? new Float32Array(engine.zSize) : null,
+                labels: engine.numClasses ? new Int32Array(1) : null};
+  let state = engine.zeroState(1, cond);
+  const prev = Float32Array.from(START), times = [];
+  for (let k = 0; k < 5; k++) {
+    const t0 = performance.now();
+    state = engine.step(prev, state, 1, cond).state;
+    times.push(performance.now() - t0);
+  }
+  return times.sort((a, b) => a - b)[2];
 }
 
 function tile(row, batch) {
