@@ -279,7 +279,7 @@ def test_page_draws_in_chromium(converted, tmp_path):
   finally:
     server.shutdown()
   assert state["error"] is None and not errors, (state["error"], errors)
-  assert state["backend"] == "cpu"
+  assert state["backend"] in ("tfjs-wasm", "tfjs-cpu")  # the library's pick for an export
   assert len(state["completions"]) == 4 and len(state["gallery"]) == 8
   for item in state["completions"] + state["gallery"]:
     assert item["finite"] and 0 <= item["length"] <= 250
