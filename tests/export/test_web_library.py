@@ -20,6 +20,7 @@ import pytest
 
 from sketch_rnn_tf.testing import (GEN_JSON_TOLERANCE, REPO, FileServer, model_pdf,
                                    pretrained_path, random_noise, require, small_gen_json_document)
+from tests.export.test_gen_json import _endless  # a server that streams forever
 
 WEB = os.path.join(REPO, "export", "web")
 DRIVER = os.path.join(REPO, "tests", "js_tfjs", "check_library.mjs")
@@ -345,7 +346,7 @@ def test_errors_are_one_clear_message(project, converted, tmp_path):
   (tmp_path / "page.html").write_text("<html>not a model</html>")
   served = {name: str(tmp_path / name) for name in files}
   served.update({"page.html": str(tmp_path / "page.html"), "model.json": model_json,
-                 "silent": _silent})
+                 "silent": _silent, "endless": _endless})
   with FileServer(served) as server:
     cases = [  # (source, options, what the message must say)
         (server.url("missing.gen.json"), {}, "could not fetch: HTTP 404"),
@@ -357,6 +358,7 @@ def test_errors_are_one_clear_message(project, converted, tmp_path):
         (server.url("bad_b64.gen.json"), {}, "weights[3] is not valid base64"),
         (server.url("future/manifest.json"), {}, "export_format 99 is not one this library runs"),
         (server.url("silent"), {"timeoutMs": 1500}, "no answer within 1.5 s"),
+        (server.url("endless"), {"maxBytes": 1 << 20}, "more than 1048576 bytes (option maxBytes)"),
         (str(tmp_path / "nowhere.gen.json"), {}, "could not read: no such file"),
         ("http://127.0.0.1:1/x.gen.json", {}, "could not fetch"),
         (os.path.join(converted[1], "manifest.json"), {"backend": "wasm-simd"},

@@ -2,6 +2,9 @@
 // Node. Every read has a deadline, so a server that never answers gives an error, not a hang.
 
 export const DEFAULT_TIMEOUT_MS = 60000;
+// The largest file read (published .gen.json files are 5-20 MB): a server that streams
+// forever meets this before it fills the memory.
+export const DEFAULT_MAX_BYTES = 256 * 1024 * 1024;
 
 export const isNode = typeof process === 'object' && process !== null &&
     typeof process.versions === 'object' && process.versions !== null &&
@@ -15,25 +18,38 @@ export function isFilePath(source) {
   return isNode && !URL_SCHEME.test(source) && !source.startsWith('data:');
 }
 
+// Node's modules by a name in a variable: bundlers for the browser then leave the import
+// alone (it only runs in Node) instead of failing to resolve it.
+const NODE_FS = 'node:fs/promises';
+const NODE_URL = 'node:url';
+
 async function nodeFs() {
-  return import(/* webpackIgnore: true */ /* @vite-ignore */ 'node:fs/promises');
+  return import(/* webpackIgnore: true */ /* @vite-ignore */ NODE_FS);
 }
 
-async function readFile(source, where) {
+async function readFile(source, where, maxBytes) {
   let path = source;
   if (source.startsWith('file://')) {
-    const {fileURLToPath} = await import(/* webpackIgnore: true */ /* @vite-ignore */ 'node:url');
+    const {fileURLToPath} = await import(/* webpackIgnore: true */ /* @vite-ignore */ NODE_URL);
     path = fileURLToPath(source);
   }
+  const fs = await nodeFs();
+  let size;
   try {
-    const data = await (await nodeFs()).readFile(path);
+    size = (await fs.stat(path)).size;
+  } catch (e) {
+    throw new Error(`${where}: could not read: ${e.code === 'ENOENT' ? 'no such file' : e.message}`);
+  }
+  if (size > maxBytes) throw new Error(`${where}: could not read: ${size} bytes, over the limit of ${maxBytes} (option maxBytes)`);
+  try {
+    const data = await fs.readFile(path);
     return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   } catch (e) {
     throw new Error(`${where}: could not read: ${e.code === 'ENOENT' ? 'no such file' : e.message}`);
   }
 }
 
-async function fetchBytes(url, where, timeoutMs) {
+async function fetchBytes(url, where, timeoutMs, maxBytes) {
   const signal = typeof AbortSignal !== 'undefined' && AbortSignal.timeout ?
       AbortSignal.timeout(timeoutMs) : undefined;
   let response;
@@ -47,9 +63,30 @@ async function fetchBytes(url, where, timeoutMs) {
   if (!response.ok) {
     throw new Error(`${where}: could not fetch: HTTP ${response.status} ${response.statusText}`.trim());
   }
+  const declared = Number(response.headers.get('content-length'));
+  if (declared > maxBytes) {
+    throw new Error(`${where}: could not fetch: ${declared} bytes, over the limit of ${maxBytes} (option maxBytes)`);
+  }
   try {
-    return new Uint8Array(await response.arrayBuffer());
+    if (!response.body || !response.body.getReader) return new Uint8Array(await response.arrayBuffer());
+    const reader = response.body.getReader(), chunks = [];
+    let size = 0;
+    for (;;) {
+      const {done, value} = await reader.read();
+      if (done) break;
+      size += value.length;
+      if (size > maxBytes) {
+        reader.cancel().catch(() => {});
+        throw new Error(`${where}: could not fetch: more than ${maxBytes} bytes (option maxBytes)`);
+      }
+      chunks.push(value);
+    }
+    const out = new Uint8Array(size);
+    let at = 0;
+    for (const c of chunks) { out.set(c, at); at += c.length; }
+    return out;
   } catch (e) {
+    if (e && /option maxBytes/.test(e.message)) throw e;
     const why = e && (e.name === 'TimeoutError' || e.name === 'AbortError') ?
         `the download did not finish within ${timeoutMs / 1000} s` : String(e);
     throw new Error(`${where}: could not fetch: ${why}`);
@@ -57,14 +94,14 @@ async function fetchBytes(url, where, timeoutMs) {
 }
 
 // The bytes of a file or URL. Node's file:// URLs read the file.
-export async function readBytes(source, {timeoutMs = DEFAULT_TIMEOUT_MS} = {}) {
+export async function readBytes(source, {timeoutMs = DEFAULT_TIMEOUT_MS, maxBytes = DEFAULT_MAX_BYTES} = {}) {
   if (typeof source !== 'string' || !source) {
     throw new Error(`a model source must be a URL or a file path, not ${JSON.stringify(source)}`);
   }
   if (isFilePath(source) || (isNode && source.startsWith('file://'))) {
-    return readFile(source, source);
+    return readFile(source, source, maxBytes);
   }
-  return fetchBytes(source, source, timeoutMs);
+  return fetchBytes(source, source, timeoutMs, maxBytes);
 }
 
 export function parseJson(bytes, where) {

@@ -57,7 +57,8 @@ function isDrawingList(v) {
 export class SketchRNN {
   // source: the URL (or, in Node, path) of a .gen.json or of our export's manifest.json.
   // options: backend ('auto' | 'wasm-simd' | 'js' | 'tfjs-wasm' | 'tfjs-cpu' | 'tfjs-webgl'),
-  // pixelFactor, timeoutMs (per file), tf (a TF.js module), wasmPaths (TF.js wasm files).
+  // pixelFactor, timeoutMs and maxBytes (per file), tf (a TF.js module), wasmPaths (where
+  // TF.js's .wasm files are served).
   constructor(source, options = {}) {
     this.source = source;
     this.options = options;
@@ -489,7 +490,8 @@ export class SketchRNN {
 
   // The streaming form: an async generator of {index, point} as points are drawn (point in
   // screen pixels, null when sketch `index` ends). options as generate, plus prime: a drawing
-  // to continue (as complete). Between steps it yields to the event loop, so a page can draw.
+  // to continue (as complete). The consumer sets the pace: awaiting a frame between points
+  // animates the drawing, and the next step is computed only when asked for.
   async *stream(options = {}) {
     const n = options.n ?? 1;
     let start, used = 0;
@@ -499,11 +501,7 @@ export class SketchRNN {
     } else {
       start = this.startFor(options, n);
     }
-    let count = 0;
-    for (const event of this.points(start, n, options, this.maxLen(options, used))) {
-      yield event;
-      if (++count % n === 0) await new Promise(r => setTimeout(r, 0));
-    }
+    yield* this.points(start, n, options, this.maxLen(options, used));
   }
 }
 
