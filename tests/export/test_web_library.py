@@ -186,7 +186,9 @@ def python_steps(model, inputs, z):
     yield out, steps[-1]
 
 
-def test_export_steps_match_python(project, converted):
+@pytest.mark.shared  # the trained VAE: a tiny run on ../shared's sheep
+@pytest.mark.parametrize("backend", ["tfjs-wasm", "tfjs-cpu"])
+def test_export_steps_match_python(project, converted, backend):
   """The export through the @magenta/sketch surface (zeroState(z), update) against Python's
   decoder: the initial state, every step's MDN parameters and state."""
   from sketch_rnn_tf.export import tfjs_graphs
@@ -196,8 +198,8 @@ def test_export_steps_match_python(project, converted):
   points = np.concatenate([rng.normal(0, 20, (11, 2)), np.eye(3)[rng.integers(0, 2, 11)]], 1)
   inputs = np.concatenate([[[0, 0, 1, 0, 0]], points]).astype(np.float32)
   [result] = run_tasks(project, [{"kind": "steps", "source": os.path.join(tfjs_dir, "manifest.json"),
-                                  "inputs": inputs.tolist(), "z": z}])
-  ok(result)
+                                  "inputs": inputs.tolist(), "z": z, "backend": backend}])
+  assert ok(result)["backend"] == backend
   import tensorflow as tf
   want0 = np.concatenate([v.numpy() for v in model.decoder.initial_state(
       tf.constant([z], tf.float32), 1)], 1)[0]
@@ -221,9 +223,12 @@ def sheep_drawings(sheep_path, count=3, longest=40):
   return out
 
 
-def test_export_encode_and_reconstruct_match_python(project, converted, sheep_path):
+@pytest.mark.shared  # the trained VAE: a tiny run on ../shared's sheep
+@pytest.mark.parametrize("backend", ["tfjs-wasm", "tfjs-cpu"])
+def test_export_encode_and_reconstruct_match_python(project, converted, sheep_path, backend):
   """encode: our encoder's mu for real sheep (a batch of unequal lengths and one alone);
-  generate from z and reconstruct: Python's loop on the same noise."""
+  generate from z and reconstruct: Python's loop on the same noise (batches of 2: the
+  wasm backend runs the graphs with their MatMul + BiasAdd unfused)."""
   import tensorflow as tf
   model, tfjs_dir = converted
   source = os.path.join(tfjs_dir, "manifest.json")
@@ -231,11 +236,12 @@ def test_export_encode_and_reconstruct_match_python(project, converted, sheep_pa
   noise, tau = random_noise(60, 2, seed=8), 0.5
   z = np.random.default_rng(3).normal(size=(2, model.hp.z_size))
   results = run_tasks(project, [
-      {"kind": "encode", "source": source, "drawings": [d.tolist() for d in drawings]},
+      {"kind": "encode", "source": source, "drawings": [d.tolist() for d in drawings],
+       "backend": backend},
       {"kind": "reconstruct", "source": source, "drawing": drawings[1].tolist(),
-       "noise": noise.tolist(), "temperature": tau},
+       "noise": noise.tolist(), "temperature": tau, "backend": backend},
       {"kind": "generate", "source": source, "noise": noise.tolist(), "temperature": tau,
-       "z": z.tolist()}])
+       "z": z.tolist(), "backend": backend}])
   encoded, reconstructed, generated = map(ok, results)
   lengths = [len(d) for d in drawings]
   padded = np.zeros((len(drawings), max(lengths), 5), np.float32)
@@ -267,6 +273,7 @@ def check_common_api(r):
   assert r["magenta_loop"]["points"] > 0 and r["magenta_loop"]["finite"]
 
 
+@pytest.mark.shared  # the trained VAE: a tiny run on ../shared's sheep
 def test_api_on_the_export(project, converted, sheep_path):
   from sketch_rnn_tf.sampling import latent
   r = api_result(project, os.path.join(converted[1], "manifest.json"), sheep_path)
@@ -328,6 +335,7 @@ def _silent(handler):
   time.sleep(30)
 
 
+@pytest.mark.shared  # the trained VAE: a tiny run on ../shared's sheep
 def test_errors_are_one_clear_message(project, converted, tmp_path):
   """Each bad source rejects with an Error naming it and what is wrong, without hanging."""
   model_json = os.path.join(converted[1], "decode_step", "model.json")

@@ -74,6 +74,39 @@ export async function setBackend(tf, name, wasmPaths) {
   if (!ok || tf.getBackend() !== name) throw new Error(`the TF.js ${name} backend failed to start here`);
 }
 
+const BIAS_ADD = 'Qmlhc0FkZA==';  // base64 of "BiasAdd", as graph attrs store strings
+
+// TF.js 4.22's wasm FusedMatMul adds the bias wrongly to every row of a batch but the first.
+// The converter fuses MatMul + BiasAdd (the LSTM gates, the MDN head), so for that backend
+// each such node is split back into MatMul and BiasAdd, which the wasm backend runs right
+// (and the load-time self-check confirms). Nodes with a fused activation are left alone.
+export function unfuseBiasAdd(topology) {
+  const split = nodes => {
+    const out = [];
+    for (const node of nodes || []) {
+      const ops = node.attr && node.attr.fused_ops && node.attr.fused_ops.list &&
+          node.attr.fused_ops.list.s;
+      const ok = node.op === '_FusedMatMul' && ops && ops.length === 1 && ops[0] === BIAS_ADD &&
+          node.input.length >= 3;
+      if (!ok) { out.push(node); continue; }
+      const {transpose_a: ta, transpose_b: tb, T} = node.attr;
+      const matmul = `${node.name}/unfused_matmul`;
+      out.push({name: matmul, op: 'MatMul', input: node.input.slice(0, 2), device: node.device,
+                attr: {transpose_a: ta || {b: false}, transpose_b: tb || {b: false}, T}});
+      out.push({name: node.name, op: 'BiasAdd', input: [matmul, node.input[2],
+                                                        ...node.input.slice(3).filter(i => i.startsWith('^'))],
+                device: node.device, attr: {T}});
+    }
+    return out;
+  };
+  const copy = {...topology, node: split(topology.node)};
+  if (topology.library && topology.library.function) {
+    copy.library = {...topology.library, function: topology.library.function.map(
+        f => ({...f, nodeDef: split(f.nodeDef)}))};
+  }
+  return copy;
+}
+
 async function loadGraph(tf, rel, manifestSource, options) {
   const where = resolve(rel, manifestSource);
   const modelJson = parseJson(await readBytes(where, options), where);
@@ -90,7 +123,9 @@ async function loadGraph(tf, rel, manifestSource, options) {
   let at = 0;
   for (const p of parts) { weightData.set(p, at); at += p.length; }
   const artifacts = {
-    modelTopology: modelJson.modelTopology, format: modelJson.format,
+    modelTopology: options.unfuseBiasAdd ? unfuseBiasAdd(modelJson.modelTopology) :
+        modelJson.modelTopology,
+    format: modelJson.format,
     generatedBy: modelJson.generatedBy, convertedBy: modelJson.convertedBy,
     signature: modelJson.signature, userDefinedMetadata: modelJson.userDefinedMetadata,
     weightSpecs: specs, weightData: weightData.buffer,

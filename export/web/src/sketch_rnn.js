@@ -135,7 +135,8 @@ export class SketchRNN {
       let engine = null;
       try {
         await setBackend(tf, name, this.options.wasmPaths);
-        engine = await GraphDecoder.load(tf, manifest, this.source, this.options);
+        engine = await GraphDecoder.load(tf, manifest, this.source,
+                                         {...this.options, unfuseBiasAdd: name === 'wasm'});
         await this.selfCheck(engine);
         working.push({name, engine, ms: candidates.length > 1 ? timeSteps(engine) : 0});
       } catch (e) {
@@ -170,7 +171,8 @@ export class SketchRNN {
 
   // Runs each graph on a batch of one and on a batch of two equal rows, which must agree: a
   // missing kernel shows at load, not in the middle of a drawing, and so does a wrong one
-  // (TF.js 4.22's wasm FusedMatMul adds the bias wrongly to every row but the first).
+  // (as TF.js 4.22's wasm FusedMatMul, which adds the bias wrongly to every row but the
+  // first: see unfuseBiasAdd).
   async selfCheck(engine) {
     const Z = engine.zSize;
     const z = Z ? [Array.from({length: Z}, (_, i) => Math.sin(i + 1))] : null;
