@@ -271,6 +271,10 @@ def check_common_api(r):
   assert r["seed_reproduces"] and r["stream_matches_generate"]
   assert r["complete"]["n"] == 3 and r["complete"]["finite"]
   assert r["magenta_loop"]["points"] > 0 and r["magenta_loop"]["finite"]
+  extra = r["magenta_extra"]
+  assert extra["initialized"] and extra["update_strokes_matches"] and extra["copy_is_equal"]
+  assert extra["h"] == extra["c"] == extra["units"] == r["info"]["units"]
+  assert extra["scale"] == r["info"]["scaleFactor"] and extra["max_seq_len"] > 0
 
 
 @pytest.mark.shared  # the trained VAE: a tiny run on ../shared's sheep

@@ -92,6 +92,17 @@ const tasks = {
       points += 1;
     }
     out.magenta_loop = {points, finite: x.every(Number.isFinite)};
+    // The rest of @magenta/sketch's surface.
+    const strokes = drawing.slice(0, 5);
+    let one = m.zeroState();
+    for (const s of strokes) one = m.update(s, one);
+    const all = m.updateStrokes(strokes, m.zeroState());
+    out.magenta_extra = {
+      initialized: m.isInitialized(), units: m.numUnits, scale: m.scaleFactor,
+      max_seq_len: m.info.max_seq_len, h: all.h.length, c: all.c.length,
+      update_strokes_matches: JSON.stringify(Array.from(all.data)) === JSON.stringify(Array.from(one.data)),
+      copy_is_equal: JSON.stringify(Array.from(m.copyState(all).h)) === JSON.stringify(Array.from(all.h)),
+    };
     if (m.info.conditional) {
       const z = await m.encode(drawing);
       const [za, zb] = [z, z.map(v => -v)];

@@ -13,7 +13,8 @@ import {EXPORT_FORMAT, GraphDecoder, checkManifest, getTf, looksLikeManifest,
         setBackend} from './graph_decoder.js';
 import {START, END, drawPoint, normalPair, normalVector, randomSource, slerp, lerp,
         stepNoise} from './sampling.js';
-import {toStroke5} from './strokes.js';
+import {toStroke5, linesToStroke5} from './strokes.js';
+import {simplify} from './simplify.js';
 
 export const DEFAULT_PIXEL_FACTOR = 2.0;
 const DEFAULT_MAX_LEN = 250;
@@ -99,6 +100,12 @@ export class SketchRNN {
                       `format "${EXPORT_FORMAT}", or a .gen.json array [info, shapes, weights])`);
     }
     this.initialized = true;
+    this.scaleFactor = this.info.scaleFactor;  // @magenta/sketch's fields
+    this.numUnits = this.info.units;
+  }
+
+  isInitialized() {
+    return this.initialized;
   }
 
   async initGenJson(doc, where, requested) {
@@ -114,7 +121,9 @@ export class SketchRNN {
     const info = weights.info;
     this.engine = new LstmDecoder(weights, info.scale_factor, kernel);
     this.backend = kernel;
+    this.stateSizes = [weights.units, weights.units];
     this.info = {
+      ...info,  // the file's header (name, mode, version, max_seq_len, scale_factor, ...)
       format: 'gen.json', name: info.name || null, conditional: false, zSize: 0,
       numClasses: 0, classNames: [], cell: 'lstm', units: weights.units,
       numMixture: this.engine.numMixture, scaleFactor: info.scale_factor,
@@ -166,7 +175,10 @@ export class SketchRNN {
       cell: hp.dec_model || null, units: hp.dec_rnn_size || null,
       numMixture: engine.numMixture, scaleFactor: manifest.scale_factor,
       maxSeqLen: hp.max_seq_len || DEFAULT_MAX_LEN,
+      // @magenta/sketch's names for the same figures
+      max_seq_len: hp.max_seq_len || DEFAULT_MAX_LEN, scale_factor: manifest.scale_factor,
     };
+    this.stateSizes = manifest.state_sizes;
   }
 
   // Runs each graph on a batch of one and on a batch of two equal rows, which must agree: a
@@ -210,16 +222,23 @@ export class SketchRNN {
     return START.slice();
   }
 
+  // A state: {c, h} (views of the cell's first two state parts, as @magenta/sketch's LSTM
+  // state), data (the whole state), params (the mixture it gives, in data pixels), cond.
+  makeState(data, params, cond) {
+    const [c, h] = this.stateSizes;
+    return {c: data.subarray(0, c), h: data.subarray(c, c + h), data, params, cond};
+  }
+
   // The state before the first update. Conditional models take z (default: zeros).
   zeroState(z = null) {
     this.requireReady();
     const cond = this.condFor(1, z ? [Array.from(z)] : null, null);
     const data = this.engine.zeroState(1, cond);
-    return {data, params: this.engine.head(data, 1), cond};
+    return this.makeState(data, this.engine.head(data, 1), cond);
   }
 
   copyState(state) {
-    return {data: state.data.slice(), params: state.params && state.params.slice(), cond: state.cond};
+    return this.makeState(state.data.slice(), state.params && state.params.slice(), state.cond);
   }
 
   // Feeds one point [dx, dy, p1, p2, p3] (screen pixels); returns the new state.
@@ -229,7 +248,26 @@ export class SketchRNN {
     prev[0] *= this.pixelFactor;
     prev[1] *= this.pixelFactor;
     const {params, state: data} = this.engine.step(prev, state.data, 1, state.cond);
-    return {data, params, cond: state.cond};
+    return this.makeState(data, params, state.cond);
+  }
+
+  // Feeds the first `steps` (default: all) of a list of points.
+  updateStrokes(strokes, state, steps = strokes.length) {
+    for (let k = 0; k < steps; k++) state = this.update(strokes[k], state);
+    return state;
+  }
+
+  // @magenta/sketch's drawing helpers, on this package's RDP (Python's output) and rows.
+  simplifyLines(lines, tolerance = 2.0) {
+    return simplify(lines, tolerance);
+  }
+
+  simplifyLine(line, tolerance = 2.0) {
+    return simplify([line], tolerance)[0];
+  }
+
+  linesToStroke(lines) {
+    return linesToStroke5(lines);
   }
 
   // The mixture after a state, in the model's normalised units, as @magenta/sketch gives it:
