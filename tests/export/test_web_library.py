@@ -356,6 +356,14 @@ def test_errors_are_one_clear_message(project, converted, tmp_path):
     (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
     (tmp_path / name).write_text(json.dumps(doc))
   (tmp_path / "page.html").write_text("<html>not a model</html>")
+  # An export whose decode_step uses an op no TF.js backend has.
+  broken = tmp_path / "broken"
+  shutil.copytree(converted[1], broken)
+  step_json = json.loads((broken / "decode_step" / "model.json").read_text())
+  for node in step_json["modelTopology"]["node"]:
+    if node["op"] == "Sigmoid":
+      node["op"] = "NoSuchOp"
+  (broken / "decode_step" / "model.json").write_text(json.dumps(step_json))
   served = {name: str(tmp_path / name) for name in files}
   served.update({"page.html": str(tmp_path / "page.html"), "model.json": model_json,
                  "silent": _silent, "endless": _endless})
@@ -376,6 +384,8 @@ def test_errors_are_one_clear_message(project, converted, tmp_path):
         (os.path.join(converted[1], "manifest.json"), {"backend": "wasm-simd"},
          "a TF.js export runs on a TF.js backend"),
         (os.path.join(converted[1], "manifest.json"), {"backend": "tfjs-nope"}, "unknown backend"),
+        (str(broken / "manifest.json"), {}, "this model cannot run on TF.js 4.22.0 here"),
+        (str(broken / "manifest.json"), {}, "NoSuchOp"),
     ]
     t0 = time.monotonic()
     results = run_tasks(project, [{"kind": "load", "source": s, "options": o}

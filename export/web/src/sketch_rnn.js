@@ -152,12 +152,15 @@ export class SketchRNN {
         if (engine) engine.dispose();
         // A file that cannot be read or parsed fails the same way on every backend.
         if (/could not (fetch|read)|not a TF.js graph|not a Sketch-RNN/.test(e.message)) throw e;
-        failures.push(`${name}: ${e.message}`);
+        failures.push({name, why: e.message});
       }
     }
+    // One line per distinct reason: "wasm, cpu: Unknown op 'X'" rather than the same twice.
+    const reasons = [...new Set(failures.map(f => f.why))].map(
+        why => `${failures.filter(f => f.why === why).map(f => f.name).join(', ')}: ${why}`);
     if (!working.length) {
       throw new Error(`${where}: this model cannot run on TF.js ${tf.version_core || ''} here ` +
-                      `(${failures.join('; ')})`);
+                      `(${reasons.join('; ')})`);
     }
     // The fastest backend that gives right answers (measured, not assumed: per-op overhead
     // decides for small decoders, matmul speed for large ones).
@@ -167,7 +170,7 @@ export class SketchRNN {
     await setBackend(tf, name, this.options.wasmPaths);
     this.engine = engine;
     this.backend = `tfjs-${name}`;
-    this.backendNotes = failures;
+    this.backendNotes = reasons;
     const hp = manifest.hparams || {};
     this.info = {
       format: 'tfjs-export', name: manifest.name || null, conditional: !!manifest.conditional,
