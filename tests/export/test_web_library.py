@@ -367,6 +367,15 @@ def test_errors_are_one_clear_message(project, converted, tmp_path):
   served = {name: str(tmp_path / name) for name in files}
   served.update({"page.html": str(tmp_path / "page.html"), "model.json": model_json,
                  "silent": _silent, "endless": _endless})
+  # Positive controls: a whole export and a .gen.json, by URL.
+  for root, _, names in os.walk(converted[1]):
+    for name in names:
+      rel = os.path.relpath(os.path.join(root, name), converted[1]).replace(os.sep, "/")
+      served[f"export/{rel}"] = os.path.join(root, name)
+  from sketch_rnn_tf.export import gen_json
+  from sketch_rnn_tf.testing import unconditional_model
+  gen_json.write_gen_json(unconditional_model(units=16), str(tmp_path / "good.gen.json"))
+  served["good.gen.json"] = str(tmp_path / "good.gen.json")
   with FileServer(served) as server:
     cases = [  # (source, options, what the message must say)
         (server.url("missing.gen.json"), {}, "could not fetch: HTTP 404"),
@@ -391,9 +400,60 @@ def test_errors_are_one_clear_message(project, converted, tmp_path):
     results = run_tasks(project, [{"kind": "load", "source": s, "options": o}
                                   for s, o, _ in cases], timeout=120)
     assert time.monotonic() - t0 < 60
+    good = run_tasks(project, [{"kind": "load", "source": server.url(name)}
+                               for name in ("export/manifest.json", "good.gen.json")])
+  assert [g["error"] for g in good] == [None, None], good
+  assert good[0]["backend"].startswith("tfjs-") and good[1]["backend"] in ("wasm-simd", "js")
   for (source, _, message), r in zip(cases, results):
     assert r["error"] is not None, (source, r)
     assert message in r["error"], (message, r["error"])
     assert r["ms"] < 10000, (source, r["ms"])
     if "unknown backend" not in message and "runs on a TF.js" not in message:
       assert source in r["error"] or source.split("/")[-1] in r["error"], r["error"]
+
+
+@pytest.mark.shared
+def test_page_and_library_on_a_gen_json_in_chromium(project, tmp_path):
+  """In headless Chromium: the library as a <script type="module"> (the demo page, given a
+  .gen.json) picks the WebAssembly SIMD kernel, draws, finishes a drawn stroke; and the module
+  imported in the page draws Python's sketches on Python's noise."""
+  import sys
+  from sketch_rnn_tf.export import gen_json
+  from tests.export.test_tfjs import _need_browser, draw_and_finish, launch_chromium
+  _need_browser()
+  sys.path.insert(0, WEB)
+  import serve
+  from playwright.sync_api import sync_playwright
+  path = pretrained_path("sheep")
+  extra = tmp_path / "extra"
+  extra.mkdir()
+  shutil.copy(path, extra / "sheep.gen.json")
+  noise, tau = random_noise(80, 2, seed=11), 0.45
+  server, url = serve.serve_in_thread(str(tmp_path), str(extra))
+  errors = []
+  try:
+    with sync_playwright() as p:
+      context = launch_chromium(p)
+      page = context.new_page()
+      page.on("pageerror", lambda e: errors.append(str(e)))
+      page.goto(url + "?model=/extra/sheep.gen.json")
+      page.wait_for_function("window.demoState && (window.demoState.error || "
+                             "window.demoState.gallery)", timeout=120000)
+      draw_and_finish(page)
+      state = page.evaluate("window.demoState")
+      sketches = page.evaluate("""async ([noise, tau]) => {
+          const {SketchRNN} = await import('/src/index.js');
+          const m = await SketchRNN.load('/extra/sheep.gen.json', {pixelFactor: 1});
+          return {backend: m.backend, sketches: await m.generate(
+              {n: noise[0].length, noise, temperature: tau, maxLen: noise.length})};
+        }""", [noise.tolist(), tau])
+      context.close()
+  finally:
+    server.shutdown()
+  assert state["error"] is None and not errors, (state["error"], errors)
+  assert state["backend"] == "wasm-simd" == sketches["backend"]
+  assert len(state["completions"]) == 4 and len(state["gallery"]) == 8
+  for item in state["completions"] + state["gallery"]:
+    assert item["finite"] and 0 <= item["length"] <= 250
+  assert all(item["lines"] > 0 for item in state["completions"])
+  compare_sketches(gen_json.model_from_gen_json(path), sketches["sketches"], noise, tau)
