@@ -139,18 +139,20 @@ def test_old_header_and_small_decoder_match_python(project, tmp_path):
     compare_pdf(ok(result)["pdf"], model_pdf(gen_json.model_from_gen_json(path), inputs), header)
 
 
-def python_loop(model, noise, temperature, z=None):
+def python_loop(model, noise, temperature, z=None, labels=None):
   """Python's sampling loop (the TF.js-flavoured graph function, eager) on the same noise."""
   import tensorflow as tf
   from sketch_rnn_tf.export import tfjs_graphs
   cond = {} if z is None else {"z": tf.constant(np.asarray(z, np.float32))}
+  if labels is not None:
+    cond["labels"] = tf.constant(np.asarray(labels, np.int32))
   out = tfjs_graphs.TfjsGraphs(model).sample_noise(
       tf.constant(np.full([noise.shape[1]], temperature, np.float32)), tf.constant(noise), **cond)
   return out["strokes"].numpy(), out["lengths"].numpy()
 
 
-def compare_sketches(model, sketches, noise, temperature, z=None):
-  want, lengths = python_loop(model, noise, temperature, z)
+def compare_sketches(model, sketches, noise, temperature, z=None, labels=None):
+  want, lengths = python_loop(model, noise, temperature, z, labels)
   scale = model.scale_factor
   assert [len(s) for s in sketches] == lengths.tolist()
   assert lengths.max() > 5  # the comparison covers real drawing
@@ -256,6 +258,26 @@ def test_export_encode_and_reconstruct_match_python(project, converted, sheep_pa
   z_rec = np.repeat(np.asarray(reconstructed["z"], np.float32)[None], 2, axis=0)
   compare_sketches(model, reconstructed["sketches"], noise, tau, z_rec)
   compare_sketches(model, generated["sketches"], noise, tau, z.astype(np.float32))
+
+
+def test_class_conditional_hyper_export_matches_python(project, tmp_path):
+  """A HyperLSTM decoder with class labels (einsum, layer norm: TF.js's wasm backend has no
+  Einsum kernel, so 'auto' must fall back to cpu and say why) against Python's loop."""
+  from tests.export.conftest import need_converter
+  from sketch_rnn_tf.export import tfjs as tfjs_convert
+  from sketch_rnn_tf.testing import random_export_model
+  need_converter()
+  model = random_export_model("num_classes=3,dec_model=hyper")
+  tfjs_convert.convert(model, str(tmp_path / "tfjs"))
+  noise, tau = random_noise(40, 3, seed=2), 0.6
+  z = np.random.default_rng(4).normal(size=(3, model.hp.z_size)).astype(np.float32)
+  labels = [2, 0, 1]
+  [result] = run_tasks(project, [{"kind": "generate", "source": str(tmp_path / "tfjs" / "manifest.json"),
+                                  "noise": noise.tolist(), "temperature": tau, "z": z.tolist(),
+                                  "labels": labels}])
+  assert ok(result)["backend"] == "tfjs-cpu"
+  assert any("Einsum" in note for note in result["notes"]), result["notes"]
+  compare_sketches(model, result["sketches"], noise, tau, z, labels)
 
 
 # ---- the rest of the API, memory, errors ---------------------------------------------------

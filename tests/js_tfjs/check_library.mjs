@@ -44,8 +44,9 @@ const tasks = {
   async generate(t) {
     const m = await model(t);
     const sketches = await m.generate({n: t.noise[0].length, noise: t.noise, z: t.z,
-                                       temperature: t.temperature, maxLen: t.noise.length});
-    return {backend: m.backend, sketches};
+                                       labels: t.labels, temperature: t.temperature,
+                                       maxLen: t.noise.length});
+    return {backend: m.backend, notes: m.backendNotes || [], sketches};
   },
 
   async encode(t) {

@@ -5,13 +5,16 @@
 //   const model = await SketchRNN.load('https://.../sheep.gen.json');
 //   const [sketch] = await model.generate({temperature: 0.4, seed: 1});
 
-export {SketchRNN, DEFAULT_PIXEL_FACTOR} from './sketch_rnn.js';
+import {SketchRNN} from './sketch_rnn.js';
+
+export {SketchRNN};
+export {DEFAULT_PIXEL_FACTOR} from './sketch_rnn.js';
 export {simplify, rdpIndices} from './simplify.js';
 export {slerp, lerp, seededRandom, START, END} from './sampling.js';
 export {toStroke5, linesToStroke5, stroke5ToLines} from './strokes.js';
 export {simdAvailable} from './kernel.js';
 
-export async function load(source, options) {
-  const {SketchRNN} = await import('./sketch_rnn.js');
+// SketchRNN.load(source, options): the model, ready (see SketchRNN for the options).
+export function load(source, options) {
   return SketchRNN.load(source, options);
 }

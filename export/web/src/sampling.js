@@ -64,6 +64,31 @@ export function inverseCdf(logits, offset, n, tau, u) {
   return n - 1;
 }
 
+// The offset for standard normals e1, e2 under N((mu_x, mu_y), sigma_x, sigma_y, rho).
+export function bivariate(muX, muY, sigmaX, sigmaY, rho, e1, e2) {
+  return [muX + sigmaX * e1, muY + sigmaY * (rho * e1 + Math.sqrt(Math.max(1 - rho * rho, 0)) * e2)];
+}
+
+// softmax(values / tau), for @magenta/sketch's getPDF.
+export function softmax(values, tau) {
+  let max = -Infinity;
+  for (const v of values) max = Math.max(max, v / tau);
+  const e = Array.from(values, v => Math.exp(v / tau - max));
+  const total = e.reduce((a, b) => a + b, 0);
+  return new Float32Array(e.map(v => v / total));
+}
+
+// A draw from probabilities (the first k whose cumulative sum passes u ~ U[0, 1)).
+export function categorical(probs, random) {
+  const u = random();
+  let cdf = 0;
+  for (let k = 0; k < probs.length; k++) {
+    cdf += probs[k];
+    if (cdf > u) return k;
+  }
+  return probs.length - 1;
+}
+
 // One stroke-5 point in data pixels for row b of a step's params [B * (3 + 6M)] (columns:
 // pen_logits 3, pi_logits, mu_x, mu_y, sigma_x, sigma_y, rho M each). An end point is END.
 export function drawPoint(params, b, m, tau, noise) {
@@ -72,10 +97,8 @@ export function drawPoint(params, b, m, tau, noise) {
   if (pen === 2) return END.slice();
   const j = inverseCdf(params, row + 3, m, tau, noise[0]);
   const at = k => params[row + 3 + k * m + j];
-  const [muX, muY, sigmaX, sigmaY, rho] = [at(1), at(2), at(3), at(4), at(5)];
   const s = Math.sqrt(tau);
-  const dx = muX + s * sigmaX * noise[2];
-  const dy = muY + s * sigmaY * (rho * noise[2] + Math.sqrt(Math.max(1 - rho * rho, 0)) * noise[3]);
+  const [dx, dy] = bivariate(at(1), at(2), s * at(3), s * at(4), at(5), noise[2], noise[3]);
   const point = [dx, dy, 0, 0, 0];
   point[2 + pen] = 1;
   return point;

@@ -11,8 +11,8 @@ import {LstmDecoder} from './lstm_decoder.js';
 import {simdAvailable} from './kernel.js';
 import {EXPORT_FORMAT, GraphDecoder, checkManifest, getTf, looksLikeManifest,
         setBackend} from './graph_decoder.js';
-import {START, END, drawPoint, normalPair, normalVector, randomSource, slerp, lerp,
-        stepNoise} from './sampling.js';
+import {START, END, bivariate, categorical, drawPoint, normalPair, normalVector, randomSource,
+        slerp, lerp, softmax, stepNoise} from './sampling.js';
 import {toStroke5, linesToStroke5} from './strokes.js';
 import {simplify} from './simplify.js';
 
@@ -25,24 +25,6 @@ const AUTO_TFJS = ['wasm', 'cpu'];
 
 function describeSource(source) {
   return typeof source === 'string' ? source : '<model>';
-}
-
-function categorical(probs, random) {
-  const u = random();
-  let cdf = 0;
-  for (let k = 0; k < probs.length; k++) {
-    cdf += probs[k];
-    if (cdf > u) return k;
-  }
-  return probs.length - 1;
-}
-
-function softmax(values, tau) {
-  let max = -Infinity;
-  for (const v of values) max = Math.max(max, v / tau);
-  const e = Array.from(values, v => Math.exp(v / tau - max));
-  const total = e.reduce((a, b) => a + b, 0);
-  return new Float32Array(e.map(v => v / total));
 }
 
 function isVector(v) {
@@ -191,7 +173,7 @@ export class SketchRNN {
   async selfCheck(engine) {
     const Z = engine.zSize;
     const z = Z ? [Array.from({length: Z}, (_, i) => Math.sin(i + 1))] : null;
-    const c1 = this.condFor(1, z, null, engine), c2 = this.condFor(2, z && [z[0], z[0]], null, engine);
+    const c1 = this.condFor(1, z, [0], engine), c2 = this.condFor(2, z && [z[0], z[0]], [0], engine);
     const s1 = engine.zeroState(1, c1), s2 = engine.zeroState(2, c2);
     agree(s1, s2, 'initial_state');
     const state = s1.map((v, i) => v + 0.1 * Math.cos(i));
@@ -296,9 +278,8 @@ export class SketchRNN {
     const j = categorical(pdf.pi, this.random);
     const pen = categorical(pdf.pen, this.random);
     const [e1, e2] = normalPair(this.random);
-    const rho = pdf.corr[j];
-    const dx = pdf.muX[j] + pdf.sigmaX[j] * e1;
-    const dy = pdf.muY[j] + pdf.sigmaY[j] * (rho * e1 + Math.sqrt(Math.max(1 - rho * rho, 0)) * e2);
+    const [dx, dy] = bivariate(pdf.muX[j], pdf.muY[j], pdf.sigmaX[j], pdf.sigmaY[j], pdf.corr[j],
+                               e1, e2);
     const k = this.engine.scale / this.pixelFactor;
     const point = [dx * k, dy * k, 0, 0, 0];
     point[2 + pen] = 1;
