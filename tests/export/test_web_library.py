@@ -290,7 +290,7 @@ def api_result(project, source, sheep_path):
 def check_common_api(r):
   assert r["generate"]["n"] == 4 and r["generate"]["finite"]
   assert all(0 <= n <= 60 for n in r["generate"]["lengths"]) and max(r["generate"]["lengths"]) > 0
-  assert r["seed_reproduces"] and r["stream_matches_generate"]
+  assert r["seed_reproduces"] and r["stream_matches_generate"] and r["lines_round_trip"]
   assert r["complete"]["n"] == 3 and r["complete"]["finite"]
   assert r["magenta_loop"]["points"] > 0 and r["magenta_loop"]["finite"]
   extra = r["magenta_extra"]
@@ -310,7 +310,7 @@ def test_api_on_the_export(project, converted, sheep_path):
     got = r[f"interpolate_{method}"]
     assert got["n"] == 5 and got["finite"]
     np.testing.assert_allclose(got["z"], latent.interpolate(za, -za, 5, name), atol=1e-5)
-  assert r["interpolate_drawings"] == 3 and r["decode"] == 2
+  assert r["interpolate_drawings"] == 3 and r["decode"] == 2 and r["stroke3_same_code"]
 
 
 @pytest.mark.shared

@@ -7,7 +7,7 @@
 // {"error": message} where a task threw. Units: pixelFactor 1 (the data's pixels), as
 // sketch_rnn_tf's Python sampler.
 import fs from 'node:fs';
-import {SketchRNN, simplify} from 'sketch-rnn-tf';
+import {SketchRNN, simplify, linesToStroke5, stroke5ToLines} from 'sketch-rnn-tf';
 
 const [requestPath, resultPath] = process.argv.slice(2);
 const request = JSON.parse(fs.readFileSync(requestPath, 'utf8'));
@@ -71,6 +71,10 @@ const tasks = {
   async api(t) {
     const m = await model(t);
     const out = {backend: m.backend, info: m.info};
+    // The user's strokes -> rows -> strokes again (the pen down from the first point).
+    const lines = [[[10, 10], [20, 15], [30, 12]], [[40, 40]], [[5, 50], [6, 60]]];
+    const back = stroke5ToLines(linesToStroke5(lines), {origin: lines[0][0], penDown: true});
+    out.lines_round_trip = JSON.stringify(back) === JSON.stringify(lines);
     const gen = await m.generate({n: 4, seed: 7, temperature: 0.5, maxLen: 60});
     out.generate = {n: gen.length, lengths: gen.map(s => s.length), finite: finite(gen)};
     const again = await m.generate({n: 4, seed: 7, temperature: 0.5, maxLen: 60});
@@ -116,6 +120,9 @@ const tasks = {
       const decoded = await m.decode([za, zb], {seed: 1, maxLen: 40});
       out.decode = decoded.length;
       out.za = za;
+      // Stroke-3 rows [dx, dy, lift] mean the same drawing as stroke-5 ones.
+      const z3 = await m.encode(drawing.map(r => [r[0], r[1], r[3]]));
+      out.stroke3_same_code = JSON.stringify(z3) === JSON.stringify(za);
     } else {
       for (const what of ['encode', 'interpolate', 'decode']) {
         try {
