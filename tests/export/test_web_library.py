@@ -1,18 +1,16 @@
 """The sketch-rnn-tf npm package (export/web/): packed with `npm pack`, installed into a temp
 project and run in Node (tests/js_tfjs/check_library.mjs), against Python.
 
-The install needs no network: the packed tarball is unpacked where npm would put it
-(node_modules/sketch-rnn-tf) and its dependencies (@tensorflow/tfjs and
+The install needs no network: its dependencies (@tensorflow/tfjs and
 @tensorflow/tfjs-backend-wasm 4.22) come from export/web/node_modules (`npm ci` there, as
-scripts/setup_js.sh does), linked in. Without node, npm or those modules these tests skip, and
-fail under CI.
+scripts/setup_js.sh does), hard-linked into the temp project, and `npm install --offline`
+adds the tarball. Without node, npm or those modules these tests skip, and fail under CI.
 """
 import json
 import os
 import shutil
 import subprocess
 import tarfile
-import threading
 import time
 
 import numpy as np
@@ -33,7 +31,7 @@ pytestmark = pytest.mark.slow  # npm, Node and training runs
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
-  """A temp project with the packed package installed; returns its directory."""
+  """A temp project with the packed package installed by npm; returns its directory."""
   for tool in ("node", "npm"):
     require(shutil.which(tool) is not None, f"{tool} missing: apt-get install -y nodejs npm")
   for dep in ("tfjs", "tfjs-backend-wasm"):
@@ -45,15 +43,36 @@ def project(tmp_path_factory):
   assert r.returncode == 0, r.stderr[-3000:]
   tarball = tmp / json.loads(r.stdout)[0]["filename"]
   proj = tmp / "project"
-  (proj / "node_modules").mkdir(parents=True)
+  proj.mkdir()
   (proj / "package.json").write_text(json.dumps({"name": "t", "private": True,
                                                  "type": "module"}))
-  with tarfile.open(tarball) as tar:
-    tar.extractall(tmp / "unpacked", filter="data")
-  (tmp / "unpacked" / "package").rename(proj / "node_modules" / "sketch-rnn-tf")
-  os.symlink(os.path.join(WEB, "node_modules", "@tensorflow"), proj / "node_modules" / "@tensorflow")
+  install(tarball, proj, tmp)
   shutil.copy(DRIVER, proj / "check_library.mjs")
   return {"dir": proj, "tarball": tarball}
+
+
+def install(tarball, proj, tmp):
+  """`npm install --offline` of the tarball, its dependencies already in place: export/web's
+  node_modules hard-linked in (no copy, no network). Where hard links cannot be made (another
+  file system), the tarball is unpacked where npm would put it and the dependencies are
+  linked to export/web's."""
+  modules = os.path.join(WEB, "node_modules")
+  try:
+    shutil.copytree(modules, proj / "node_modules", copy_function=os.link, symlinks=True,
+                    ignore=shutil.ignore_patterns(".package-lock.json", "@magenta"))
+  except OSError:
+    shutil.rmtree(proj / "node_modules", ignore_errors=True)
+    (proj / "node_modules").mkdir()
+    with tarfile.open(tarball) as tar:
+      tar.extractall(tmp / "unpacked", filter="data")
+    (tmp / "unpacked" / "package").rename(proj / "node_modules" / "sketch-rnn-tf")
+    os.symlink(os.path.join(modules, "@tensorflow"), proj / "node_modules" / "@tensorflow")
+    return
+  r = subprocess.run(["npm", "install", "--offline", "--no-audit", "--no-fund",
+                      "--no-package-lock", str(tarball)], cwd=proj, capture_output=True,
+                     text=True, timeout=300)
+  assert r.returncode == 0, r.stderr[-3000:]
+  assert (proj / "node_modules" / "sketch-rnn-tf" / "src" / "index.js").exists()
 
 
 def run_tasks(project, tasks, timeout=600):
