@@ -1,18 +1,23 @@
-"""Browser sampling speed: our exported decoder vs @magenta/sketch 0.2.0, side by side.
+"""Browser sampling speed: the sketch-rnn-tf library vs @magenta/sketch 0.2.0, side by side.
 
 One page in headless Chromium (the Debian package, driven by Playwright) holds two
 iframes (each TF.js keeps its engine in a global, so tfjs 4.22 and magenta's bundled
-tfjs 1.x cannot share one window), both on the CPU backend and run one after the other:
+tfjs 1.x cannot share one window), run one after the other:
 
-  ours     the decoder of a published LSTM-512 .gen.json (default: the sheep) imported
-           with sketch_rnn_tf.export.gen_json, exported with the TF.js graphs, and driven the way
-           export/web/ drives it: one decode_step graph execution per step, sampling in JS
-           (SketchModel). Also timed: the whole loop as one converted graph (executeAsync).
-  magenta  @magenta/sketch 0.2.0 on the same .gen.json: update, getPDF, sample per step.
+  ours     the library (export/web/src, an ES module) on a published LSTM-512 .gen.json
+           (default: the sheep) on its default backend (the WebAssembly SIMD kernel where
+           the browser has SIMD), also on the plain-JS kernel, and on the same decoder
+           imported and exported as our TF.js graphs (default backend there: the fastest
+           TF.js backend that passes the load-time check). Also: a batch of 8 (ms per step),
+           and the time from navigation start to the first point drawn (fetching and
+           parsing the 4 MB .gen.json included).
+  magenta  @magenta/sketch 0.2.0 on the same .gen.json, on each TF.js backend it can start
+           (cpu; webgl where there is one), the fastest one counting.
 
-Each draws one sketch of exactly --steps steps (sampling goes on past an end state, so
-both do the same work) after a warm-up, --repeats times. Figures are milliseconds per
-sketch (median, min). The last line of output is one JSON object with the figures.
+Both run the same loop: update, getPDF, sample per step, for exactly --steps steps
+(sampling goes on past an end state, so both do the same work), after a warm-up, --repeats
+times. Figures are milliseconds per sketch (median, min). The last line of output is one
+JSON object with the figures.
 
 Needs: `cd export/web && npm ci`, `apt-get install -y chromium`, `pip install playwright`.
 
@@ -42,7 +47,7 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic
 
 BENCH_HTML = """<!doctype html><meta charset="utf-8"><title>sampling speed</title>
 <style>iframe { width: 48%%; height: 140px; border: 1px solid #ccc; }</style>
-<h3>%(steps)d-step sketch, CPU backend</h3>
+<h3>%(steps)d-step sketch</h3>
 <iframe id="ours"></iframe><iframe id="magenta"></iframe>
 <script>
 window.results = {};
@@ -58,43 +63,52 @@ run();
 
 OURS_HTML = """<!doctype html><meta charset="utf-8"><body>ours: running ...
 <script src="/node_modules/@tensorflow/tfjs/dist/tf.min.js"></script>
-<script src="/sketch_model.js"></script>
-<script>
+<script src="/node_modules/@tensorflow/tfjs-backend-wasm/dist/tf-backend-wasm.min.js"></script>
+<script type="module">
+import {SketchRNN} from '/src/index.js';
+const q = new URLSearchParams(location.search);
+const steps = +q.get('steps'), repeats = +q.get('repeats'), tau = 0.45;
+const wasmPaths = '/node_modules/@tensorflow/tfjs-backend-wasm/dist/';
+function sketch(model, n) {  // the @magenta/sketch loop, n steps
+  let state = model.zeroState(), x = model.zeroInput();
+  const t0 = performance.now();
+  for (let t = 0; t < n; t++) {
+    state = model.update(x, state);
+    x = model.sample(model.getPDF(state, tau));
+  }
+  return performance.now() - t0;
+}
+async function timed(source, options = {}) {
+  const model = await SketchRNN.load(source, {...options, wasmPaths});
+  model.setSeed(1);
+  sketch(model, 10);
+  const times = [];
+  for (let r = 0; r < repeats; r++) times.push(sketch(model, steps));
+  return {model, backend: model.backend, times};
+}
 (async () => {
-  const q = new URLSearchParams(location.search);
-  const steps = +q.get('steps'), repeats = +q.get('repeats'), tau = 0.45;
   try {
-    await tf.setBackend('cpu');
-    const manifest = await (await fetch('/model/manifest.json')).json();
-    const model = await SketchModel.load(tf, manifest, p => tf.loadGraphModel('/model/' + p));
-    const random = SketchModel.seededRandom(1);
-    function sketch(n) {  // n steps of decode_step + sampling in JS, as the demo page does
-      const s = model.start(1);
-      const t0 = performance.now();
-      for (let t = 0; t < n; t++) {
-        const p = model.step(s);
-        s.prev[0] = SketchModel.drawPoint(p, 0, model.m, tau, SketchModel.stepNoise(random));
-      }
-      const ms = performance.now() - t0;
-      model.dispose(s);
-      return ms;
+    // First: the time from navigation start to the first point of a fresh load.
+    const fresh = await SketchRNN.load('/extra/model.gen.json');
+    let firstPointMs = null;
+    for await (const e of fresh.stream({seed: 1, temperature: tau, maxLen: 1})) {
+      firstPointMs = performance.now();
     }
-    async function loop(n) {  // the whole loop as one converted graph
-      const noise = [];
-      for (let t = 0; t < n; t++) noise.push([SketchModel.stepNoise(random)]);
+    const main = await timed('/extra/model.gen.json');
+    const batch = [];
+    for (let r = 0; r < repeats; r++) {
       const t0 = performance.now();
-      await model.sampleGraph([tau], noise);
-      return performance.now() - t0;
+      const out = await main.model.generate({n: 8, seed: r, temperature: tau, maxLen: steps});
+      batch.push((performance.now() - t0) / (Math.max(...out.map(s => s.length)) + 1));
     }
-    sketch(10);
-    const times = [];
-    for (let r = 0; r < repeats; r++) times.push(sketch(steps));
-    await loop(10);
-    const loopTimes = [];
-    for (let r = 0; r < Math.min(repeats, 2); r++) loopTimes.push(await loop(steps));
-    document.body.textContent = 'ours: ' + times.map(t => t.toFixed(0)).join(', ') + ' ms';
-    parent.postMessage({side: 'ours', times, loopTimes, backend: tf.getBackend(),
-                        tfjs: tf.version.tfjs}, '*');
+    const js = await timed('/extra/model.gen.json', {backend: 'js'});
+    const exported = await timed('/model/manifest.json');
+    document.body.textContent = 'ours: ' + main.times.map(t => t.toFixed(0)).join(', ') + ' ms';
+    parent.postMessage({side: 'ours', times: main.times, backend: main.backend,
+                        jsTimes: js.times, exportTimes: exported.times,
+                        exportBackend: exported.backend, exportNotes: exported.model.backendNotes,
+                        batch8MsPerStep: batch, firstPointMs,
+                        crossOriginIsolated: self.crossOriginIsolated}, '*');
   } catch (e) {
     parent.postMessage({side: 'ours', error: String(e && e.stack || e)}, '*');
   }
@@ -111,26 +125,32 @@ MAGENTA_HTML = """<!doctype html><meta charset="utf-8"><body>magenta: running ..
   try {
     const lib = window.ms.sketch || window.ms;
     const tf = lib.tf;
-    await tf.setBackend('cpu');
-    const model = new lib.SketchRNN('/extra/model.gen.json');
-    await model.initialize();
-    model.setPixelFactor(1.0);
-    function sketch(n) {
-      let state = model.zeroState();
-      let x = model.zeroInput();
-      const t0 = performance.now();
-      for (let t = 0; t < n; t++) {
-        state = model.update(x, state);
-        x = model.sample(model.getPDF(state, tau));
+    const byBackend = {};
+    for (const backend of ['cpu', 'webgl']) {
+      let ok = false;
+      try { ok = await tf.setBackend(backend); } catch (e) { ok = false; }
+      if (!ok || tf.getBackend() !== backend) { byBackend[backend] = null; continue; }
+      const model = new lib.SketchRNN('/extra/model.gen.json');
+      await model.initialize();
+      model.setPixelFactor(1.0);
+      function sketch(n) {
+        let state = model.zeroState();
+        let x = model.zeroInput();
+        const t0 = performance.now();
+        for (let t = 0; t < n; t++) {
+          state = model.update(x, state);
+          x = model.sample(model.getPDF(state, tau));
+        }
+        return performance.now() - t0;
       }
-      return performance.now() - t0;
+      sketch(10);
+      const times = [];
+      for (let r = 0; r < repeats; r++) times.push(sketch(steps));
+      byBackend[backend] = times;
+      model.dispose();
     }
-    sketch(10);
-    const times = [];
-    for (let r = 0; r < repeats; r++) times.push(sketch(steps));
-    document.body.textContent = 'magenta: ' + times.map(t => t.toFixed(0)).join(', ') + ' ms';
-    parent.postMessage({side: 'magenta', times, backend: tf.getBackend(),
-                        tfjs: tf.version && tf.version.tfjs}, '*');
+    document.body.textContent = 'magenta: ' + JSON.stringify(byBackend);
+    parent.postMessage({side: 'magenta', byBackend, tfjs: tf.version && tf.version.tfjs}, '*');
   } catch (e) {
     parent.postMessage({side: 'magenta', error: String(e && e.stack || e)}, '*');
   }
@@ -154,6 +174,15 @@ def median(values):
   values = sorted(values)
   mid = len(values) // 2
   return values[mid] if len(values) % 2 else 0.5 * (values[mid - 1] + values[mid])
+
+
+def cpu_model():
+  try:
+    out = subprocess.run(["lscpu"], capture_output=True, text=True, timeout=30).stdout
+  except OSError:
+    return None
+  return next((line.split(":", 1)[1].strip() for line in out.splitlines()
+               if line.startswith("Model name")), None)
 
 
 def chromium_version():
@@ -249,23 +278,34 @@ def main(argv=None):
     if "error" in results[side]:
       sys.exit(f"{side} failed: {results[side]['error']}")
   ours, magenta = results["ours"], results["magenta"]
+  magenta_runs = {b: t for b, t in magenta["byBackend"].items() if t}
+  best = min(magenta_runs, key=lambda b: median(magenta_runs[b]))
   figures = {
       "benchmark": "browser_sample_speed", "steps": args.steps, "repeats": args.repeats,
       "model": source, "units": int(model.hp.dec_rnn_size), "browser": chromium_version(),
-      "ours_backend": ours["backend"], "ours_tfjs": ours["tfjs"],
-      "magenta_backend": magenta["backend"], "magenta_tfjs": magenta["tfjs"],
+      "cpu": cpu_model(), "date": time.strftime("%Y-%m-%d"),
+      "ours_backend": ours["backend"],
       "ours_ms_median": round(median(ours["times"]), 1),
       "ours_ms_min": round(min(ours["times"]), 1),
-      "ours_loop_graph_ms_median": round(median(ours["loopTimes"]), 1),
-      "magenta_ms_median": round(median(magenta["times"]), 1),
-      "magenta_ms_min": round(min(magenta["times"]), 1),
+      "ours_js_kernel_ms_median": round(median(ours["jsTimes"]), 1),
+      "ours_export_backend": ours["exportBackend"],
+      "ours_export_ms_median": round(median(ours["exportTimes"]), 1),
+      "ours_export_notes": ours["exportNotes"],
+      "ours_batch8_ms_per_step_median": round(median(ours["batch8MsPerStep"]), 3),
+      "ours_first_point_ms": round(ours["firstPointMs"], 1),
+      "cross_origin_isolated": ours["crossOriginIsolated"],
+      "magenta_tfjs": magenta["tfjs"],
+      "magenta_backends": {b: (round(median(t), 1) if t else None)
+                           for b, t in magenta["byBackend"].items()},
+      "magenta_backend": best,
+      "magenta_ms_median": round(median(magenta_runs[best]), 1),
+      "magenta_ms_min": round(min(magenta_runs[best]), 1),
   }
   figures["ours_over_magenta"] = round(figures["ours_ms_median"] / figures["magenta_ms_median"],
                                        3)
-  print(f"ours (decode_step per step): {figures['ours_ms_median']} ms per "
-        f"{args.steps}-step sketch; as one converted loop: "
-        f"{figures['ours_loop_graph_ms_median']} ms; @magenta/sketch: "
-        f"{figures['magenta_ms_median']} ms")
+  print(f"ours ({figures['ours_backend']}): {figures['ours_ms_median']} ms per "
+        f"{args.steps}-step sketch; @magenta/sketch ({best}): {figures['magenta_ms_median']} ms; "
+        f"ratio {figures['ours_over_magenta']}")
   print(json.dumps(figures))
 
 

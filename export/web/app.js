@@ -1,15 +1,13 @@
 // The demo page: a drawing pad whose sketch the model finishes several times, and a
-// gallery of samples with a temperature slider.
+// gallery of samples with a temperature slider, on the sketch-rnn-tf library (src/).
 //
-// It drives the converted decode_step graph one step at a time from JS (SketchModel.continue):
-// measured on the CPU backend (benchmarks/browser_sample_speed.py, LSTM-512 sheep decoder),
-// a 250-step sketch took ~330 ms this way against ~760 ms for the converted while-loop graph
-// (executeAsync), and the per-step way also runs HyperLSTM decoders, whose converted loop
-// TF.js 4.22 cannot run. Query parameters: ?model=URL of a manifest's directory
-// (default model/), ?backend=cpu|webgl (default cpu), ?units=data units per canvas
-// pixel (default 1). The page's state is kept in window.demoState for tests.
-(function () {
-  'use strict';
+// Query parameters: ?model=URL of a manifest's directory (default model/) or of a .gen.json
+// file, ?backend=auto|wasm-simd|js|tfjs-wasm|tfjs-cpu|tfjs-webgl (default auto: the fastest
+// that works here; the status line names it), ?units=data units per canvas pixel (default 1).
+// The page's state is kept in window.demoState for tests.
+import {SketchRNN} from './src/index.js';
+
+{
   const NUM_COMPLETIONS = 4;
   const GALLERY_SIZE = 8;
   const MAX_LEN = 250;
@@ -18,6 +16,7 @@
 
   const params = new URLSearchParams(location.search);
   const base = params.get('model') || 'model/';
+  const source = base.endsWith('.json') ? base : base.replace(/\/?$/, '/') + 'manifest.json';
   const unitsPerPixel = parseFloat(params.get('units') || '1');
   const demo = window.demoState = {
     ready: false, busy: false, error: null, backend: null, manifest: null,
@@ -148,35 +147,35 @@
 
   // Labels for a class-conditional model: cycle through the classes.
   function labelsFor(batch) {
-    if (!model.manifest.num_classes) return null;
-    return Array.from({length: batch}, (_, b) => b % model.manifest.num_classes);
+    if (!model.info.numClasses) return null;
+    return Array.from({length: batch}, (_, b) => b % model.info.numClasses);
   }
 
   // ---- the two actions ---------------------------------------------------------
 
+  // Stroke-5 rows in canvas pixels: the library's screen pixels (pixelFactor = units).
+  const canvasRows = () => drawnRows().map(r => [r[0] / unitsPerPixel, r[1] / unitsPerPixel,
+                                                 r[2], r[3], r[4]]);
+
   async function finish() {
-    const rows = drawnRows();
+    const rows = canvasRows();
     if (!rows.length) { status('draw something first'); return; }
     const tau = parseFloat($('temperature').value);
-    const random = SketchModel.seededRandom(parseInt($('seed').value, 10) || 0);
+    const seed = parseInt($('seed').value, 10) || 0;
     demo.busy = true;
     status('finishing the sketch ...');
-    await tf.nextFrame();
+    await new Promise(r => requestAnimationFrame(r));
     const t0 = performance.now();
-    const s = model.start(NUM_COMPLETIONS, model.randomZ(NUM_COMPLETIONS, random),
-                          labelsFor(NUM_COMPLETIONS));
-    model.prime(s, Array.from({length: NUM_COMPLETIONS}, () => rows));
-    const out = model.continue(s, {temperature: tau, maxLen: MAX_LEN - rows.length,
-                                   noise: () => SketchModel.stepNoise(random)});
-    model.dispose(s);
+    const endings = await model.complete(rows, {n: NUM_COMPLETIONS, temperature: tau, seed,
+                                                maxLen: MAX_LEN, labels: labelsFor(1)});
     const ms = performance.now() - t0;
     const views = canvases($('completions'), NUM_COMPLETIONS, 150);
-    demo.completions = out.points.map((points, b) => ({
+    demo.completions = endings.map((points, b) => ({
       length: points.length, finite: allFinite(points),
       lines: renderSketch(views[b], [{rows, color: '#000'},
                                      {rows: points, color: COLORS[b % COLORS.length]}], false),
     }));
-    const steps = rows.length + Math.max(...out.lengths) + 1;
+    const steps = rows.length + Math.max(...endings.map(e => e.length)) + 1;
     demo.timings.finish = {ms, steps, msPerStep: ms / steps};
     demo.runs += 1;
     demo.busy = false;
@@ -186,23 +185,20 @@
 
   async function gallery() {
     const tau = parseFloat($('gallery-temperature').value);
-    const random = SketchModel.seededRandom(Date.now() & 0xffff);
     demo.busy = true;
     status('drawing samples ...');
-    await tf.nextFrame();
+    await new Promise(r => requestAnimationFrame(r));
     const t0 = performance.now();
-    const s = model.start(GALLERY_SIZE, model.randomZ(GALLERY_SIZE, random),
-                          labelsFor(GALLERY_SIZE));
-    const out = model.continue(s, {temperature: tau, maxLen: MAX_LEN,
-                                   noise: () => SketchModel.stepNoise(random)});
-    model.dispose(s);
+    const sketches = await model.generate({n: GALLERY_SIZE, temperature: tau, maxLen: MAX_LEN,
+                                           seed: Date.now() & 0xffff,
+                                           labels: labelsFor(GALLERY_SIZE)});
     const ms = performance.now() - t0;
     const views = canvases($('gallery'), GALLERY_SIZE, 120);
-    demo.gallery = out.points.map((points, b) => ({
+    demo.gallery = sketches.map((points, b) => ({
       length: points.length, finite: allFinite(points),
       lines: renderSketch(views[b], [{rows: points, color: COLORS[b % COLORS.length]}]),
     }));
-    demo.timings.gallery = {ms, steps: Math.max(...out.lengths) + 1};
+    demo.timings.gallery = {ms, steps: Math.max(...sketches.map(s => s.length)) + 1};
     demo.runs += 1;
     demo.busy = false;
     status(`${GALLERY_SIZE} samples at temperature ${tau.toFixed(2)} in ${ms.toFixed(0)} ms`);
@@ -235,24 +231,23 @@
   redrawPad();
 
   async function main() {
-    await tf.setBackend(params.get('backend') || 'cpu');
-    await tf.ready();
-    demo.backend = tf.getBackend();
     status('loading the model ...');
-    const manifest = await (await fetch(base + 'manifest.json')).json();
-    demo.manifest = manifest;
-    model = await SketchModel.load(tf, manifest, path => tf.loadGraphModel(base + path));
+    model = await SketchRNN.load(source, {
+      backend: params.get('backend') || 'auto', pixelFactor: unitsPerPixel,
+      wasmPaths: 'node_modules/@tensorflow/tfjs-backend-wasm/dist/'});
+    demo.backend = model.backend;
+    demo.manifest = model.info;
     demo.ready = true;
     $('finish').disabled = $('sample').disabled = false;
-    const kind = manifest.conditional ? 'conditional' : 'unconditional';
-    const cell = manifest.hparams.dec_model;
-    status(`ready: ${kind} ${cell} decoder, ${manifest.hparams.dec_rnn_size} units ` +
+    const info = model.info;
+    const kind = info.conditional ? 'conditional' : 'unconditional';
+    status(`ready: ${kind} ${info.cell} decoder, ${info.units} units ` +
            `(${demo.backend} backend). Draw the start of a sketch.`);
     await gallery();
   }
 
   main().catch(err => {
     demo.error = String(err && err.stack || err);
-    status('error: ' + err);
+    status('error: ' + (err && err.message || err));
   });
-})();
+}

@@ -3,7 +3,7 @@
   python export/web/serve.py --tfjs_dir=export_out/tfjs/sketch_rnn/1 [--port=8000]
 
 then open http://127.0.0.1:8000/ . Paths:
-  /                 this directory (index.html, app.js, sketch_model.js, and node_modules/
+  /                 this directory (index.html, app.js, the library in src/, and node_modules/
                     after `npm ci` here: TF.js is served from it, not from a CDN)
   /model/           --tfjs_dir (manifest.json and the converted graphs)
   /extra/           --extra_dir, if given (the benchmark serves a .gen.json from it)
@@ -25,7 +25,8 @@ class Handler(http.server.SimpleHTTPRequestHandler):
   mounts = {}
   extensions_map = dict(http.server.SimpleHTTPRequestHandler.extensions_map,
                         **{".js": "text/javascript", ".json": "application/json",
-                           ".bin": "application/octet-stream", ".mjs": "text/javascript"})
+                           ".bin": "application/octet-stream", ".mjs": "text/javascript",
+                           ".cjs": "text/javascript", ".wasm": "application/wasm"})
 
   def translate_path(self, path):
     clean = path.split("?", 1)[0].split("#", 1)[0]
@@ -38,6 +39,9 @@ class Handler(http.server.SimpleHTTPRequestHandler):
 
   def end_headers(self):
     self.send_header("Cache-Control", "no-store")  # a re-export shows on reload
+    # Cross-origin isolation: SharedArrayBuffer, so TF.js's wasm backend may use threads.
+    self.send_header("Cross-Origin-Opener-Policy", "same-origin")
+    self.send_header("Cross-Origin-Embedder-Policy", "require-corp")
     super().end_headers()
 
   def log_message(self, fmt, *args):  # quiet: the tests read stdout

@@ -1,8 +1,32 @@
 """Fixtures of the export tests."""
+import os
+import shutil
+import sys
+
 import numpy as np
 import pytest
 
-from sketch_rnn_tf.testing import GEN_JSON_STEPS
+from sketch_rnn_tf.testing import GEN_JSON_STEPS, require
+
+
+def need_converter():
+  """Skips (fails under CI) without tensorflowjs_converter beside this Python."""
+  require(shutil.which("tensorflowjs_converter", path=os.path.dirname(sys.executable)) is not None,
+          "tensorflowjs_converter missing: .venv/bin/pip install -e '.[tfjs]'")
+
+
+@pytest.fixture(scope="session")
+def converted(tiny_run, tmp_path_factory):
+  """(model, tfjs dir) of the tiny run (a conditional model), converted with the export CLI's
+  --tfjs path; shared by the TF.js tests."""
+  need_converter()
+  from sketch_rnn_tf.export import tfjs as tfjs_convert
+  from sketch_rnn_tf.utils import run_dir
+  model = run_dir.load_model(tiny_run)
+  out = str(tmp_path_factory.mktemp("tfjs"))
+  manifest = tfjs_convert.convert(model, out, version=1)
+  assert sorted(manifest["graphs"]) == ["decode_step", "encode", "initial_state", "sample"]
+  return model, out
 
 
 @pytest.fixture(scope="module")

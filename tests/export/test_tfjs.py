@@ -23,7 +23,7 @@ from sketch_rnn_tf.export import signatures as export
 from sketch_rnn_tf.export import tfjs_graphs
 from sketch_rnn_tf.testing import (REPO, python_decode_step, random_export_model, random_noise,
                                    require)
-from sketch_rnn_tf.utils import run_dir
+from tests.export.conftest import need_converter
 
 WEB = os.path.join(REPO, "export", "web")
 NODE_CHECK = os.path.join(REPO, "tests", "js_tfjs", "check_tfjs.js")
@@ -40,8 +40,7 @@ def _missing(message):
 
 
 def _need_converter():
-  if shutil.which("tensorflowjs_converter", path=os.path.dirname(sys.executable)) is None:
-    _missing("tensorflowjs_converter missing: .venv/bin/pip install -e '.[tfjs]'")
+  need_converter()
 
 
 def _need_node_tfjs():
@@ -60,18 +59,6 @@ def _need_browser():
   except ImportError:
     _missing("playwright missing: .venv/bin/pip install playwright "
              "(no `playwright install`: the Debian chromium is used)")
-
-
-@pytest.fixture(scope="module")
-def converted(tiny_run, tmp_path_factory):
-  """(model, tfjs dir) of the tiny run, converted with the export CLI's --tfjs path."""
-  _need_converter()
-  from sketch_rnn_tf.export import tfjs as tfjs_convert
-  model = run_dir.load_model(tiny_run)
-  out = str(tmp_path_factory.mktemp("tfjs"))
-  manifest = tfjs_convert.convert(model, out, version=1)
-  assert sorted(manifest["graphs"]) == ["decode_step", "encode", "initial_state", "sample"]
-  return model, out
 
 
 def test_manifest(converted):
@@ -292,7 +279,7 @@ def test_page_draws_in_chromium(converted, tmp_path):
   finally:
     server.shutdown()
   assert state["error"] is None and not errors, (state["error"], errors)
-  assert state["backend"] == "cpu"
+  assert state["backend"] in ("tfjs-wasm", "tfjs-cpu")  # the library's pick for an export
   assert len(state["completions"]) == 4 and len(state["gallery"]) == 8
   for item in state["completions"] + state["gallery"]:
     assert item["finite"] and 0 <= item["length"] <= 250

@@ -16,7 +16,7 @@ const {createRequire} = require('module');
 const [webDir, requestPath] = process.argv.slice(2);
 const requireWeb = createRequire(path.join(path.resolve(webDir), 'package.json'));
 const tf = requireWeb('@tensorflow/tfjs');
-const SketchModel = require(path.join(path.resolve(webDir), 'sketch_model.js'));
+const SketchModel = require(path.join(path.resolve(webDir), 'sketch_model.cjs'));
 
 // A GraphModel from files: pure tfjs has no file:// handler (tfjs-node has one).
 function loadFromFiles(dir) {

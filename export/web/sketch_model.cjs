@@ -1,7 +1,8 @@
 // A converted Sketch-RNN (sketch_rnn_tf/export/tfjs.py) driven from JavaScript.
 //
 // Runs in the page (a plain <script>, after tf.min.js: defines window.SketchModel) and
-// in Node (require: module.exports). Units are the data's pixels throughout: the graphs
+// in Node (require: module.exports; .cjs because export/web/ is an ES-module package, the
+// sketch-rnn-tf library in src/, which supersedes this helper). Units are the data's pixels throughout: the graphs
 // normalise with the stored scale factor themselves.
 //
 //   const model = await SketchModel.load(tf, manifest, path => tf.loadGraphModel(base + path));
