@@ -7,8 +7,11 @@
 // Query parameters: ?model=URL of a manifest.json (or its directory) or of a .gen.json
 // (default: the first model serve.py lists in models.json, else model/),
 // ?backend=auto|wasm-simd|js|tfjs-wasm|tfjs-cpu|tfjs-webgl (default auto: the fastest that
-// works here; the page shows it), ?units=data pixels per canvas pixel (default 1),
-// ?endless=0 to start with the endless drawing stopped.
+// works here; the page shows it), ?units=data pixels per canvas pixel (the library's pixel
+// factor; default its own, 2 as @magenta/sketch: the published decoders draw about twice the
+// size a person draws on a 320 px pad),
+// ?endless=0 to start with the endless drawing stopped, ?seed= and ?temperature= to set
+// those controls.
 // The page's state is kept in window.demoState for tests.
 import {SketchRNN, linesToStroke5, simplify, stroke5ToLines} from './src/index.js';
 import {inkPixels, linesToSvg, showLines} from './sketch_view.js';
@@ -27,10 +30,9 @@ const PUBLISHED_NAMES = ['cat', 'sheep', 'bird', 'pig', 'owl', 'flamingo', 'butt
                          'bicycle', 'rabbit', 'crab', 'elephant', 'the_mona_lisa'];
 
 const params = new URLSearchParams(location.search);
-const unitsPerPixel = parseFloat(params.get('units') || '1');
 const $ = id => document.getElementById(id);
 const demo = window.demoState = {
-  ready: false, error: null, backend: null, info: null, source: null, runs: 0,
+  ready: false, error: null, backend: null, info: null, source: null, pixelFactor: null, runs: 0,
   counts: {}, simplified: null, completions: null, endless: [], endlessPoints: 0,
   variations: null, interpolation: null, slots: {a: null, b: null}, gallery: null,
   saved: null,
@@ -444,6 +446,10 @@ function enableFor(info) {
 }
 
 async function main() {
+  for (const name of ['seed', 'temperature']) {
+    if (params.has(name)) $(name).value = params.get(name);
+  }
+  $('temperature-value').textContent = parseFloat($('temperature').value).toFixed(2);
   redrawPad();
   const served = await listModels();
   const chosen = params.get('model') || (served.length ? served[0].url : 'model/');
@@ -452,9 +458,10 @@ async function main() {
   demo.source = source;
   status(`loading ${source} ...`);
   try {
-    model = await SketchRNN.load(source, {
-      backend: params.get('backend') || 'auto', pixelFactor: unitsPerPixel,
-      wasmPaths: 'node_modules/@tensorflow/tfjs-backend-wasm/dist/'});
+    const options = {backend: params.get('backend') || 'auto',
+                     wasmPaths: 'node_modules/@tensorflow/tfjs-backend-wasm/dist/'};
+    if (params.has('units')) options.pixelFactor = parseFloat(params.get('units'));
+    model = await SketchRNN.load(source, options);
   } catch (err) {
     demo.error = String(err && err.message || err);
     $('backend').textContent = 'none';
@@ -464,6 +471,7 @@ async function main() {
   const info = model.info;
   demo.backend = model.backend;
   demo.info = info;
+  demo.pixelFactor = model.pixelFactor;
   $('backend').textContent = model.backend +
       (model.backendNotes && model.backendNotes.length ? ` (passed over: ${model.backendNotes.join('; ')})` : '');
   enableFor(info);
