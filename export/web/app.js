@@ -16,7 +16,8 @@
 import {SketchRNN, linesToStroke5, simplify, stroke5ToLines} from './src/index.js';
 import {inkPixels, linesToSvg, showLines} from './sketch_view.js';
 
-const NUM_COMPLETIONS = 4;
+// Endings of the user's drawing: how many -> canvas size, so the grid stays beside the pad.
+const ENDING_SIZES = {4: 150, 6: 100, 9: 100};
 const NUM_VARIATIONS = 6;
 const INTERP_STEPS = 8;
 const GALLERY_CODES = 2;
@@ -189,10 +190,11 @@ async function finish() {
   const rows = padRows();
   if (!rows.length) { status('draw something on the pad first'); return; }
   const {temperature, seed, labels} = controls();
+  const n = parseInt($('num-endings').value, 10);
   const t0 = performance.now();
-  const endings = await model.complete(rows, {n: NUM_COMPLETIONS, temperature, seed, labels});
+  const endings = await model.complete(rows, {n, temperature, seed, labels});
   const ms = performance.now() - t0;
-  const views = canvases($('completions'), NUM_COMPLETIONS, 150);
+  const views = canvases($('completions'), n, ENDING_SIZES[n]);
   const start = padLines.map(points => ({points, color: INK}));
   const from = endOf(rows).map((v, i) => v + padLines[0][0][i]);
   demo.completions = endings.map((points, b) => {
@@ -200,9 +202,9 @@ async function finish() {
     return summary(points, views[b],
                    showLines(views[b], [...start, ...sampleLines(points, color, from)]));
   });
-  demo.finishInput = {rows, temperature, seed, labels: labels || null,
+  demo.finishInput = {rows, n, temperature, seed, labels: labels || null,
                       maxLen: model.info.maxSeqLen};
-  status(`${NUM_COMPLETIONS} endings in ${ms.toFixed(0)} ms (${model.backend})`);
+  status(`${n} endings in ${ms.toFixed(0)} ms (${model.backend})`);
 }
 
 async function autoencode() {
@@ -374,6 +376,7 @@ $('temperature').addEventListener('input', () => {
   $('temperature-value').textContent = parseFloat($('temperature').value).toFixed(2);
 });
 $('finish').addEventListener('click', () => act('finish', finish));
+$('num-endings').addEventListener('change', () => act('finish', finish));
 $('clear').addEventListener('click', () => {
   rawStrokes = [];
   resimplify();

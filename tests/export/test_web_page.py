@@ -246,6 +246,7 @@ def check_saves(page, tmp_path):
   image with ink)."""
   from PIL import Image
   page.click("#completions canvas >> nth=1")
+  size = page.eval_on_selector("#completions canvas >> nth=1", "c => [c.height, c.width]")
   with page.expect_download() as got:
     page.click("#save-svg")
   svg_path = tmp_path / got.value.suggested_filename
@@ -260,7 +261,7 @@ def check_saves(page, tmp_path):
     page.click("#save-png")
   png = got.value.path().read_bytes()
   image = np.asarray(Image.open(io.BytesIO(png)).convert("L"))
-  assert image.shape == (150, 150) and (image < 200).sum() > 50
+  assert list(image.shape) == size and (image < 200).sum() > 50
   assert svg_path.suffix == ".svg" and got.value.suggested_filename.endswith(".png")
 
 
@@ -300,7 +301,7 @@ def test_vae_page_finishes_the_drawing_as_python(vae_page):
   assert state["counts"]["finish"] == 4  # one per stroke, without a click
   check_ink_and_finite(state["completions"], everyone=True)  # the drawing is in each
   inp = state["finishInput"]
-  noise = page_noise(page, inp["seed"], inp["maxLen"], 4)
+  noise = page_noise(page, inp["seed"], inp["maxLen"], inp["n"])
   pf = state["pixelFactor"]
   want, lengths = python_complete(model, data_px(inp["rows"], pf), noise, inp["temperature"],
                                   inp["maxLen"])
@@ -433,7 +434,7 @@ def test_gen_json_page_runs_the_decoder_demos_as_python(gen_json_page):
   check_pad(state)
   check_ink_and_finite(state["completions"], everyone=True)  # the drawing is in each
   inp = state["finishInput"]
-  noise = page_noise(page, inp["seed"], inp["maxLen"], 4)
+  noise = page_noise(page, inp["seed"], inp["maxLen"], inp["n"])
   pf = state["pixelFactor"]
   want, lengths = python_complete(model, data_px(inp["rows"], pf), noise, inp["temperature"],
                                   inp["maxLen"])
@@ -477,6 +478,16 @@ def test_gen_json_page_controls_and_saving(gen_json_page):
   finished = page.evaluate("window.demoState")
   assert finished["finishInput"]["temperature"] == 0.9
   assert rows_of(finished["completions"]) != rows_of(state["completions"])
+  page.select_option("#num-endings", "9")  # a bigger grid, at once
+  wait_count(page, "finish", finished["counts"]["finish"] + 1)
+  nine = page.evaluate("window.demoState")
+  assert nine["finishInput"]["n"] == 9 and len(nine["completions"]) == 9
+  check_ink_and_finite(nine["completions"], everyone=True)
+  inp, pf = nine["finishInput"], nine["pixelFactor"]
+  want, lengths = python_complete(gen_json_page["model"], data_px(inp["rows"], pf),
+                                  page_noise(page, inp["seed"], inp["maxLen"], 9), 0.9,
+                                  inp["maxLen"])
+  same_sketches(gen_json_page["model"], rows_of(nine["completions"]), want, lengths, pf)
   page.click("#endless-toggle")
   assert page.inner_text("#endless-toggle") == "Start"
   n0 = page.evaluate("window.demoState.endlessPoints")
