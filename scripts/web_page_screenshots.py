@@ -1,10 +1,10 @@
 """Screenshots of the demo page (export/web/) on real models, for docs/.
 
   .venv/bin/python scripts/web_page_screenshots.py [--gen_json=../shared/pretrained/sheep.gen.json]
-      [--tfjs_dir=EXPORT_DIR] [--out_dir=docs] [--seed=1]
+      [--tfjs_dir=EXPORT_DIR] [--out_dir=docs] [--seed=1] [--vae_seed=3]
 
-Draws a sheep on the pad with the mouse (as tests/export/test_web_page.py does), lets the page
-finish it, and for a conditional export also auto-encodes it and interpolates to a sample;
+Draws a sheep's body and head on the pad with the mouse (as tests/export/test_web_page.py
+does, without the legs: the endings add them), lets the page finish it, and for a conditional export also auto-encodes it and interpolates to a sample;
 saves docs/web_page_gen_json.png (the .gen.json decoder) and, given --tfjs_dir (our TF.js
 export of a trained VAE: sketch-rnn-export --tfjs), docs/web_page_vae.png.
 Needs `cd export/web && npm ci`, Debian's chromium and playwright.
@@ -24,9 +24,9 @@ sys.path.insert(0, os.path.join(REPO, "export", "web"))
 
 
 def shoot(context, url, path):
-  from tests.export.test_web_page import drive
+  from tests.export.test_web_page import drive, sheep_strokes
   page = context.new_page()
-  state = drive(page, url)
+  state = drive(page, url, sheep_strokes()[:2])
   if state["error"]:
     raise RuntimeError(state["error"])
   page.click("#endless-toggle")  # stopped: the picture shows a whole drawing
@@ -41,7 +41,8 @@ def main(argv=None):
                                                          "pretrained", "sheep.gen.json"))
   parser.add_argument("--tfjs_dir", default=None, help="a TF.js export of a conditional model")
   parser.add_argument("--out_dir", default=os.path.join(REPO, "docs"))
-  parser.add_argument("--seed", type=int, default=1)
+  parser.add_argument("--seed", type=int, default=1, help="the page's seed, .gen.json")
+  parser.add_argument("--vae_seed", type=int, default=3, help="the page's seed, export")
   args = parser.parse_args(argv)
   import serve
   from playwright.sync_api import sync_playwright
@@ -56,7 +57,7 @@ def main(argv=None):
         shoot(context, f"{url}?model=/extra/model.gen.json&seed={args.seed}",
               os.path.join(args.out_dir, "web_page_gen_json.png"))
         if args.tfjs_dir:
-          shoot(context, f"{url}?model=/model/manifest.json&seed={args.seed}",
+          shoot(context, f"{url}?model=/model/manifest.json&seed={args.vae_seed}",
                 os.path.join(args.out_dir, "web_page_vae.png"))
         context.close()
     finally:

@@ -8,8 +8,7 @@
 // (default: the first model serve.py lists in models.json, else model/),
 // ?backend=auto|wasm-simd|js|tfjs-wasm|tfjs-cpu|tfjs-webgl (default auto: the fastest that
 // works here; the page shows it), ?units=data pixels per canvas pixel (the library's pixel
-// factor; default its own, 2 as @magenta/sketch: the published decoders draw about twice the
-// size a person draws on a 320 px pad),
+// factor; default: see PAD_PX_PER_UNIT),
 // ?endless=0 to start with the endless drawing stopped, ?seed= and ?temperature= to set
 // those controls.
 // The page's state is kept in window.demoState for tests.
@@ -25,6 +24,12 @@ const GALLERY_TEMPERATURES = [0.1, 0.4, 0.7, 1.0];
 const ENDLESS_PAUSE_MS = 800;   // a finished drawing stays this long before the next begins
 const COLORS = ['#d62728', '#1f77b4', '#2ca02c', '#9467bd', '#ff7f0e', '#8c564b'];
 const INK = '#111';
+// Canvas pixels per normalised unit (one standard deviation of the training offsets), the
+// default pixel factor being scale_factor / this. A drawing spans about 13 units whatever its
+// data set (published sheep: ~800 data px at scale 63; aaron_sheep: ~240 px at 18.5), so
+// every model draws at about 200 px, the size people draw on the 320 px pad. A fixed factor
+// (the library's 2.0) would make a published sheep 400 px and a user's sheep its head.
+const PAD_PX_PER_UNIT = 15;
 // Published decoders of @magenta/sketch (a few of ~100 categories; any other is typed).
 const PUBLISHED = 'https://storage.googleapis.com/quickdraw-models/sketchRNN/large_models/';
 const PUBLISHED_NAMES = ['cat', 'sheep', 'bird', 'pig', 'owl', 'flamingo', 'butterfly',
@@ -474,6 +479,7 @@ async function main() {
   const info = model.info;
   demo.backend = model.backend;
   demo.info = info;
+  if (!params.has('units')) model.setPixelFactor(info.scaleFactor / PAD_PX_PER_UNIT);
   demo.pixelFactor = model.pixelFactor;
   $('backend').textContent = model.backend +
       (model.backendNotes && model.backendNotes.length ? ` (passed over: ${model.backendNotes.join('; ')})` : '');
