@@ -382,6 +382,7 @@ $('temperature').addEventListener('input', () => {
 });
 $('finish').addEventListener('click', () => act('finish', finish));
 $('num-endings').addEventListener('change', () => act('finish', finish));
+$('label').addEventListener('change', () => act('gallery', gallery));
 $('clear').addEventListener('click', () => {
   rawStrokes = [];
   resimplify();

@@ -200,7 +200,7 @@ def same_sketches(model, sketches, want, lengths, pixel_factor):
   return int(lengths.sum())
 
 
-def check_from_prior(page, model, sketches, seed, temperature, max_len, z=None):
+def check_from_prior(page, model, sketches, seed, temperature, max_len, z=None, labels=None):
   pf = page.evaluate("window.demoState.pixelFactor")
   """Sketches the page drew with generate/stream/reconstruct/interpolate (a seed, maybe
   codes) against Python's loop on the same noise and codes."""
@@ -209,7 +209,7 @@ def check_from_prior(page, model, sketches, seed, temperature, max_len, z=None):
   noise = page_noise(page, seed, max_len, batch)
   if model.hp.conditional and z is None:
     z = page_prior(page, seed, batch, model.hp.z_size)
-  want, lengths = python_loop(model, noise, temperature, z)
+  want, lengths = python_loop(model, noise, temperature, z, labels)
   return same_sketches(model, sketches, want, lengths, pf)
 
 
@@ -390,6 +390,65 @@ def test_vae_page_saves_svg_and_png(vae_page):
 def test_vae_page_screenshot(vae_page):
   path = screenshot(vae_page["page"], vae_page["tmp"], "web_page_vae.png")
   assert os.path.getsize(path) > 20000
+
+
+@pytest.mark.shared
+def test_page_says_when_no_backend_runs_the_export(browser, converted, tmp_path):
+  """An export whose decode_step uses an op no TF.js backend has: one error line naming it."""
+  import json
+  broken = tmp_path / "broken"
+  shutil.copytree(converted[1], broken)
+  graph = json.loads((broken / "decode_step" / "model.json").read_text())
+  for node in graph["modelTopology"]["node"]:
+    if node["op"] == "Sigmoid":
+      node["op"] = "NoSuchOp"
+  (broken / "decode_step" / "model.json").write_text(json.dumps(graph))
+  server, url = serve(str(broken), str(tmp_path))
+  page = new_page(browser, [])
+  try:
+    page.goto(url + "?model=/model/manifest.json")
+    page.wait_for_function("window.demoState.error || window.demoState.ready", timeout=60000)
+    text = page.inner_text("#status")
+    assert text.startswith("could not load the model: /model/manifest.json: this model cannot "
+                           "run on TF.js") and "NoSuchOp" in text, text
+    assert page.is_disabled("#finish") and page.inner_text("#backend") == "none"
+  finally:
+    page.close()
+    server.shutdown()
+
+
+def test_class_conditional_export_has_a_class_picker(browser, tmp_path):
+  """A class-conditional export: the page offers its classes; choosing one redraws the codes
+  at several temperatures with that label, as Python draws them."""
+  from sketch_rnn_tf.export import tfjs as tfjs_convert
+  from sketch_rnn_tf.testing import random_export_model
+  from tests.export.conftest import need_converter
+  need_converter()
+  need_browser()
+  model = random_export_model("num_classes=3")
+  tfjs_convert.convert(model, str(tmp_path / "tfjs"))
+  server, url = serve(str(tmp_path / "tfjs"), None)
+  errors = []
+  page = new_page(browser, errors)
+  try:
+    open_page(page, url + "?model=/model/manifest.json&endless=0")
+    assert page.is_visible("#label-box")
+    assert page.eval_on_selector_all("#label option", "os => os.map(o => o.textContent)") == [
+        "a", "b", "c"]
+    page.select_option("#label", "2")
+    wait_count(page, "gallery", 2)
+    state = page.evaluate("window.demoState")
+    assert state["error"] is None and not errors, (state["error"], errors)
+    g, inp = state["gallery"], state["galleryInput"]
+    assert inp["labels"] == [2] and all(item["finite"] for item in g)
+    compared = 0
+    for c, tau in enumerate(inp["temperatures"]):
+      compared += check_from_prior(page, model, [g[c]["rows"], g[4 + c]["rows"]], inp["seed"],
+                                   tau, inp["maxLen"], labels=[2, 2])
+    assert compared > 20
+  finally:
+    page.close()
+    server.shutdown()
 
 
 # ---- a decoder-only model (.gen.json) ----------------------------------------------------------
