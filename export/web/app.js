@@ -162,12 +162,17 @@ pad.addEventListener('pointermove', e => {
     redrawPad();
   }
 });
+// Strokes drawn while endings are computed ask for one redraw, not one each: it reads the
+// pad when it starts, so it covers them all.
+let liveQueued = false;
 function endStroke() {
   if (!drawing) return;
   drawing = false;
   resimplify();
   redrawPad();
-  if ($('live').checked && model) act('finish', finish);
+  if (!$('live').checked || !model || liveQueued) return;
+  liveQueued = true;
+  act('finish', () => { liveQueued = false; return finish(); });
 }
 pad.addEventListener('pointerup', endStroke);
 pad.addEventListener('pointercancel', endStroke);
@@ -207,7 +212,7 @@ async function finish() {
     return summary(points, views[b],
                    showLines(views[b], [...start, ...sampleLines(points, color, from)]));
   });
-  demo.finishInput = {rows, n, temperature, seed, labels: labels || null,
+  demo.finishInput = {rows, strokes: padLines.length, n, temperature, seed, labels: labels || null,
                       maxLen: model.info.maxSeqLen};
   status(`${n} endings in ${ms.toFixed(0)} ms (${model.backend})`);
 }
