@@ -215,6 +215,17 @@ def check_from_prior(page, model, sketches, seed, temperature, max_len, z=None, 
   return same_sketches(model, sketches, want, lengths, pf)
 
 
+def check_completions(page, model, state):
+  """The page's endings: ink in each (the drawing is in each), finite, and Python's completion
+  on the page's noise. Returns how many points were compared."""
+  check_ink_and_finite(state["completions"], everyone=True)
+  inp, pf = state["finishInput"], state["pixelFactor"]
+  noise = page_noise(page, inp["seed"], inp["maxLen"], inp["n"])
+  want, lengths = python_complete(model, data_px(inp["rows"], pf), noise, inp["temperature"],
+                                  inp["maxLen"])
+  return same_sketches(model, rows_of(state["completions"]), want, lengths, pf)
+
+
 def rows_of(items):
   return [item["rows"] for item in items]
 
@@ -302,13 +313,7 @@ def test_vae_page_finishes_the_drawing_as_python(vae_page):
   check_pad(state)
   # Redrawn as the strokes came (at least once, at most once per stroke), without a click.
   assert 1 <= state["counts"]["finish"] <= 4 and state["finishInput"]["strokes"] == 4
-  check_ink_and_finite(state["completions"], everyone=True)  # the drawing is in each
-  inp = state["finishInput"]
-  noise = page_noise(page, inp["seed"], inp["maxLen"], inp["n"])
-  pf = state["pixelFactor"]
-  want, lengths = python_complete(model, data_px(inp["rows"], pf), noise, inp["temperature"],
-                                  inp["maxLen"])
-  assert same_sketches(model, rows_of(state["completions"]), want, lengths, pf) > 4
+  assert check_completions(page, model, state) > 4
 
 
 @pytest.mark.shared
@@ -398,14 +403,8 @@ def test_vae_page_screenshot(vae_page):
 @pytest.mark.shared
 def test_page_says_when_no_backend_runs_the_export(browser, converted, tmp_path):
   """An export whose decode_step uses an op no TF.js backend has: one error line naming it."""
-  import json
-  broken = tmp_path / "broken"
-  shutil.copytree(converted[1], broken)
-  graph = json.loads((broken / "decode_step" / "model.json").read_text())
-  for node in graph["modelTopology"]["node"]:
-    if node["op"] == "Sigmoid":
-      node["op"] = "NoSuchOp"
-  (broken / "decode_step" / "model.json").write_text(json.dumps(graph))
+  from tests.export.conftest import broken_export
+  broken = broken_export(converted[1], tmp_path / "broken")
   server, url = serve(str(broken), str(tmp_path))
   page = new_page(browser, [])
   try:
@@ -494,13 +493,7 @@ def test_gen_json_page_runs_the_decoder_demos_as_python(gen_json_page):
   assert state["error"] is None and not gen_json_page["errors"]
   assert state["backend"] in ("wasm-simd", "js") and page.inner_text("#backend") == state["backend"]
   check_pad(state)
-  check_ink_and_finite(state["completions"], everyone=True)  # the drawing is in each
-  inp = state["finishInput"]
-  noise = page_noise(page, inp["seed"], inp["maxLen"], inp["n"])
-  pf = state["pixelFactor"]
-  want, lengths = python_complete(model, data_px(inp["rows"], pf), noise, inp["temperature"],
-                                  inp["maxLen"])
-  compared = same_sketches(model, rows_of(state["completions"]), want, lengths, pf)
+  compared = check_completions(page, model, state)
   g, ginp = state["gallery"], state["galleryInput"]
   for c, tau in enumerate(ginp["temperatures"]):
     compared += check_from_prior(page, model, [g[c]["rows"], g[4 + c]["rows"]], ginp["seed"],
@@ -544,12 +537,7 @@ def test_gen_json_page_controls_and_saving(gen_json_page):
   wait_count(page, "finish", finished["counts"]["finish"] + 1)
   nine = page.evaluate("window.demoState")
   assert nine["finishInput"]["n"] == 9 and len(nine["completions"]) == 9
-  check_ink_and_finite(nine["completions"], everyone=True)
-  inp, pf = nine["finishInput"], nine["pixelFactor"]
-  want, lengths = python_complete(gen_json_page["model"], data_px(inp["rows"], pf),
-                                  page_noise(page, inp["seed"], inp["maxLen"], 9), 0.9,
-                                  inp["maxLen"])
-  same_sketches(gen_json_page["model"], rows_of(nine["completions"]), want, lengths, pf)
+  check_completions(page, gen_json_page["model"], nine)
   page.click("#endless-toggle")
   assert page.inner_text("#endless-toggle") == "Start"
   n0 = page.evaluate("window.demoState.endlessPoints")
