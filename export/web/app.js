@@ -221,8 +221,8 @@ async function autoencode() {
   const rows = padRows();
   if (!rows.length) { status('draw something on the pad first'); return; }
   const {temperature, seed, labels} = controls();
-  const z = await model.encode(rows);
-  const sketches = await model.reconstruct(rows, {n: NUM_VARIATIONS, temperature, seed, labels});
+  const z = await model.encode(rows);  // shown, so encoded once here (not by reconstruct)
+  const sketches = await model.generate({n: NUM_VARIATIONS, z, temperature, seed, labels});
   const views = canvases($('variations'), NUM_VARIATIONS + 1, 110,
                          ['your drawing', ...sketches.map((_, i) => `variation ${i + 1}`)]);
   showLines(views[0], padLines.map(points => ({points, color: INK})));
@@ -305,7 +305,7 @@ async function endlessLoop(token) {
     const {temperature, seed, labels} = controls();
     const points = [];
     $('endless-info').textContent = `drawing ${k + 1} (seed ${seed + k})`;
-    let segments = 0;
+    let segments = showLines(canvas, []);  // blank, also for a drawing that ends at once
     for await (const {point} of model.stream({temperature, seed: seed + k, labels})) {
       if (!endless.running || token !== endless.token) return;
       if (!point) break;
