@@ -353,6 +353,22 @@ def test_vae_page_interpolates_as_python(vae_page):
 
 
 @pytest.mark.shared
+def test_vae_page_interpolates_linearly_too(vae_page):
+  from sketch_rnn_tf.sampling import latent
+  state, page, model = vae_page["state"], vae_page["page"], vae_page["model"]
+  page.select_option("#interp-method", "linear")
+  page.click("#interpolate")
+  wait_count(page, "interpolate", state["counts"]["interpolate"] + 1)
+  it = page.evaluate("window.demoState.interpolation")
+  assert it["method"] == "linear" and page.evaluate("window.demoState.error") is None
+  pf = state["pixelFactor"]
+  want = latent.interpolate(python_encode(model, it["a"], pf), python_encode(model, it["b"], pf),
+                            8, "linear")
+  np.testing.assert_allclose(it["z"], want, atol=CODE_TOLERANCE)
+  check_ink_and_finite(it["sketches"])
+
+
+@pytest.mark.shared
 def test_vae_page_random_codes_at_several_temperatures(vae_page):
   """basic_vae: two codes from the prior, each decoded at four temperatures; every column
   equals Python's loop on the seed's codes and noise."""
@@ -564,6 +580,9 @@ def test_model_picker_lists_and_loads(gen_json_page):
   assert page.evaluate("[window.demoState.source, window.demoState.error]") == [
       "/extra/small.gen.json", None]
   assert "model=%2Fextra%2Fsmall.gen.json" in page.url
+  page.goto(url + "?endless=0&model=/extra/small.gen.json&backend=js")  # a backend asked for
+  page.wait_for_function("window.demoState.ready || window.demoState.error", timeout=TIMEOUT_MS)
+  assert page.inner_text("#backend") == "js" == page.evaluate("window.demoState.backend")
   page.goto(url + "?endless=0")  # no ?model=: the first one served
   page.wait_for_function("window.demoState.ready || window.demoState.error", timeout=TIMEOUT_MS)
   assert page.evaluate("[window.demoState.source, window.demoState.ready]") == [
