@@ -1,17 +1,20 @@
 """Serves the demo page and a converted model on localhost (no build step).
 
   python export/web/serve.py --tfjs_dir=export_out/tfjs/sketch_rnn/1 [--port=8000]
+  python export/web/serve.py --extra_dir=../shared/pretrained     # .gen.json decoders only
 
 then open http://127.0.0.1:8000/ . Paths:
   /                 this directory (index.html, app.js, the library in src/, and node_modules/
                     after `npm ci` here: TF.js is served from it, not from a CDN)
-  /model/           --tfjs_dir (manifest.json and the converted graphs)
-  /extra/           --extra_dir, if given (the benchmark serves a .gen.json from it)
+  /model/           --tfjs_dir, if given (manifest.json and the converted graphs)
+  /extra/           --extra_dir, if given (more models: .gen.json files, export directories)
+  /models.json      the models served: [{"name", "url"}], for the page's model picker
 Prints "serving on http://127.0.0.1:PORT/" once listening (--port=0 picks a free port).
 """
 import argparse
 import functools
 import http.server
+import json
 import os
 import sys
 import threading
@@ -23,6 +26,17 @@ class Handler(http.server.SimpleHTTPRequestHandler):
   """Static files with /model/ and /extra/ mounted from other directories."""
 
   mounts = {}
+
+  def do_GET(self):
+    if self.path.split("?", 1)[0] == "/models.json":
+      body = json.dumps(list_models(self.mounts)).encode("utf-8")
+      self.send_response(200)
+      self.send_header("Content-Type", "application/json")
+      self.send_header("Content-Length", str(len(body)))
+      self.end_headers()
+      self.wfile.write(body)
+      return
+    super().do_GET()
   extensions_map = dict(http.server.SimpleHTTPRequestHandler.extensions_map,
                         **{".js": "text/javascript", ".json": "application/json",
                            ".bin": "application/octet-stream", ".mjs": "text/javascript",
@@ -49,8 +63,30 @@ class Handler(http.server.SimpleHTTPRequestHandler):
       super().log_message(fmt, *args)
 
 
-def make_server(tfjs_dir, port=8000, extra_dir=None, host="127.0.0.1"):
-  mounts = {"/model/": os.path.abspath(tfjs_dir)}
+def list_models(mounts, depth=3):
+  """The models under the mounts: each export's manifest.json and each .gen.json, by URL
+  (our export first: the page loads the first one by default)."""
+  found = []
+  for prefix, directory in mounts.items():
+    for root, dirs, files in os.walk(directory):
+      rel = os.path.relpath(root, directory)
+      level = 0 if rel == "." else rel.count(os.sep) + 1
+      if level >= depth:
+        dirs[:] = []
+      dirs.sort()
+      for name in sorted(files):
+        if name == "manifest.json" or name.endswith(".gen.json"):
+          path = name if rel == "." else f"{rel.replace(os.sep, '/')}/{name}"
+          label = (rel if name == "manifest.json" and rel != "." else
+                   name[:-len(".gen.json")] if name.endswith(".gen.json") else prefix.strip("/"))
+          found.append({"name": label, "url": prefix + path})
+  return found
+
+
+def make_server(tfjs_dir=None, port=8000, extra_dir=None, host="127.0.0.1"):
+  mounts = {}
+  if tfjs_dir:
+    mounts["/model/"] = os.path.abspath(tfjs_dir)
   if extra_dir:
     mounts["/extra/"] = os.path.abspath(extra_dir)
   handler = type("MountedHandler", (Handler,), {"mounts": mounts})
@@ -67,11 +103,13 @@ def serve_in_thread(tfjs_dir, extra_dir=None):
 
 def main(argv=None):
   parser = argparse.ArgumentParser(description="Serve the Sketch-RNN demo page.")
-  parser.add_argument("--tfjs_dir", required=True, help="converted model (manifest.json)")
+  parser.add_argument("--tfjs_dir", default=None, help="converted model (manifest.json)")
   parser.add_argument("--port", type=int, default=8000)
   parser.add_argument("--extra_dir", default=None, help="served under /extra/")
   args = parser.parse_args(argv)
-  if not os.path.exists(os.path.join(args.tfjs_dir, "manifest.json")):
+  if not args.tfjs_dir and not args.extra_dir:
+    sys.exit("nothing to serve: give --tfjs_dir and/or --extra_dir")
+  if args.tfjs_dir and not os.path.exists(os.path.join(args.tfjs_dir, "manifest.json")):
     sys.exit(f"no manifest.json in {args.tfjs_dir}: run sketch-rnn-export --tfjs first")
   if not os.path.isdir(os.path.join(WEB_DIR, "node_modules", "@tensorflow", "tfjs")):
     sys.exit(f"TF.js is not installed: cd {WEB_DIR} && npm ci")

@@ -1,4 +1,5 @@
 """Fixtures of the export tests."""
+import json
 import os
 import shutil
 import sys
@@ -36,3 +37,17 @@ def sheep_inputs(sheep_path):
   sketch = next(s for s in npz_io.read_npz(sheep_path)["test"] if len(s) >= GEN_JSON_STEPS)
   s5 = strokes.to_stroke5(np.asarray(sketch[:GEN_JSON_STEPS - 1], np.float32), start_token=True)
   return s5[:GEN_JSON_STEPS]
+
+
+def broken_export(tfjs_dir, out_dir):
+  """A copy of a TF.js export whose decode_step uses an op no TF.js backend has (NoSuchOp)."""
+  shutil.copytree(tfjs_dir, out_dir)
+  path = os.path.join(out_dir, "decode_step", "model.json")
+  with open(path, encoding="utf-8") as f:
+    graph = json.load(f)
+  for node in graph["modelTopology"]["node"]:
+    if node["op"] == "Sigmoid":
+      node["op"] = "NoSuchOp"
+  with open(path, "w", encoding="utf-8") as f:
+    json.dump(graph, f)
+  return out_dir

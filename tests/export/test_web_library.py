@@ -398,13 +398,8 @@ def test_errors_are_one_clear_message(project, converted, tmp_path):
     (tmp_path / name).write_text(json.dumps(doc))
   (tmp_path / "page.html").write_text("<html>not a model</html>")
   # An export whose decode_step uses an op no TF.js backend has.
-  broken = tmp_path / "broken"
-  shutil.copytree(converted[1], broken)
-  step_json = json.loads((broken / "decode_step" / "model.json").read_text())
-  for node in step_json["modelTopology"]["node"]:
-    if node["op"] == "Sigmoid":
-      node["op"] = "NoSuchOp"
-  (broken / "decode_step" / "model.json").write_text(json.dumps(step_json))
+  from tests.export.conftest import broken_export
+  broken = broken_export(converted[1], tmp_path / "broken")
   served = {name: str(tmp_path / name) for name in files}
   served.update({"page.html": str(tmp_path / "page.html"), "model.json": model_json,
                  "silent": _silent, "endless": _endless})
