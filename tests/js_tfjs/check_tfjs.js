@@ -12,11 +12,11 @@
 const fs = require('fs');
 const path = require('path');
 const {createRequire} = require('module');
+const {pathToFileURL} = require('url');
 
 const [webDir, requestPath] = process.argv.slice(2);
 const requireWeb = createRequire(path.join(path.resolve(webDir), 'package.json'));
 const tf = requireWeb('@tensorflow/tfjs');
-const SketchModel = require(path.join(path.resolve(webDir), 'sketch_model.cjs'));
 
 // A GraphModel from files: pure tfjs has no file:// handler (tfjs-node has one).
 function loadFromFiles(dir) {
@@ -46,6 +46,9 @@ function loadFromFiles(dir) {
 }
 
 async function main() {
+  // An ES module (it shares the library's sampling helpers): imported, not required.
+  const SketchModel = (await import(
+      pathToFileURL(path.join(path.resolve(webDir), 'sketch_model.mjs')).href)).default;
   await tf.setBackend('cpu');
   const request = JSON.parse(fs.readFileSync(requestPath, 'utf8'));
   const manifest = JSON.parse(fs.readFileSync(path.join(request.tfjs_dir, 'manifest.json'), 'utf8'));
