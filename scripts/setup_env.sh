@@ -13,3 +13,6 @@ fi
 spec="$root"
 [ -n "$extras" ] && spec="$root[$extras]"
 "$venv/bin/pip" install -q --disable-pip-version-check -e "$spec"
+# The fused CPU step kernels, compiled for this machine now rather than at the first
+# training run (without a C++ compiler training runs on TensorFlow's ops; the path line says so).
+"$venv/bin/python" -m sketch_rnn_tf.layers.kernels || echo "note: fused kernels not built; training uses TensorFlow's ops" >&2

@@ -75,6 +75,9 @@ class CellSpec:
   hyper: "CellSpec | None" = None    # the HyperLSTM's auxiliary layer-norm cell
   embedding_size: int = 32
   matmul_dtype: str = "float32"      # the matmuls' operands (see `matmul`)
+  # A plain LSTM's training recurrence runs its elementwise work in the fused
+  # CPU kernel (`kernels/lstm_step.cc`; graph mode only: XLA cannot run it).
+  fused: bool = False
 
   @property
   def weight_names(self):

@@ -100,14 +100,16 @@ class SketchRNN(keras.Model):
     self.decoder.build()
     self.built = True
 
-  def set_precision(self, precision):
+  def set_precision(self, precision, fused=False):
     """How the recurrences' matmuls compute: "float32", or "bfloat16" operands with
-    float32 results, state, weights and loss (`lstm_math.matmul`)."""
+    float32 results, state, weights and loss (`lstm_math.matmul`); with `fused`, a
+    plain LSTM's training steps run in the fused CPU kernel (graph mode only,
+    `compute_path.Path.fused`)."""
     cells = [self.decoder.cell]
     if self.encoder is not None:
       cells += [self.encoder.forward_cell, self.encoder.backward_cell]
     for cell in cells:
-      cell.set_matmul_dtype(precision)
+      cell.set_matmul_dtype(precision, fused)
     self.precision = precision
 
   @property

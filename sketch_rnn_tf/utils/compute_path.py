@@ -30,6 +30,12 @@ the project's machines (BUILD.md, "Choosing the path"):
   large weight-gradient matmuls need intra-op threads: left at the default.
   `TF_NUM_INTEROP_THREADS` / `TF_NUM_INTRAOP_THREADS` in the environment win.
 
+- Graph-mode training on a CPU: a plain LSTM's steps (every encoder, the
+  LSTM decoder) run in the fused kernel (`layers/kernels`, compiled for the
+  machine) where it built: one op per step instead of ~30 elementwise ops,
+  casts and the length freeze (`Machine.kernel_error` says why not; XLA
+  fuses those itself and cannot run a custom op).
+
 Flags override either choice (`--jit_compile`, `--precision`); the line then
 says "as asked".
 """
@@ -56,6 +62,8 @@ class Machine:
   cpu_flags: frozenset = frozenset()
   gpu_capabilities: tuple = ()     # (major, minor) per visible GPU
   cores: int = 0                   # usable by this process; 0: unknown
+  # Why the fused CPU step kernels (layers/kernels) cannot run here; "" when they can.
+  kernel_error: str = "not checked"
 
   @property
   def bf16_cpu_units(self):
@@ -70,6 +78,8 @@ class Path:
   reason: str
   device: str = "CPU"
   threads: tuple = None            # (inter-op, intra-op) pool sizes; None: TensorFlow's
+  fused: bool = False              # the plain LSTM's step in the fused CPU kernel
+  kernel_error: str = ""           # why not, where graph mode could have used it
 
   @property
   def bfloat16(self):
@@ -79,8 +89,10 @@ class Path:
     mode = "XLA" if self.jit_compile else "graph mode"
     pools = ("" if self.threads is None else
              f"; {self.threads[0]} ops at once, {self.threads[1]} thread each")
+    fused = ("; LSTM steps in the fused kernel" if self.fused else
+             f"; no fused kernel: {self.kernel_error}" if self.kernel_error else "")
     return (f"{what} path: {mode}, {self.precision} matmuls on the {self.device} "
-            f"({self.reason}{pools})")
+            f"({self.reason}{pools}{fused})")
 
   def apply_threads(self):
     """Sizes TensorFlow's thread pools as `threads` says; returns the Path in effect.
@@ -135,7 +147,9 @@ def detect():
     details = tf.config.experimental.get_device_details(gpu)
     gpus.append(tuple(details.get("compute_capability", (0, 0))))
   cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-  return Machine(model, frozenset(cpu_flags), tuple(gpus), cores or 0)
+  from sketch_rnn_tf.layers import kernels
+  _, kernel_error = kernels.load()
+  return Machine(model, frozenset(cpu_flags), tuple(gpus), cores or 0, kernel_error)
 
 
 def choose(machine, jit_compile=AUTO, precision=AUTO, what="training"):
@@ -175,7 +189,11 @@ def choose(machine, jit_compile=AUTO, precision=AUTO, what="training"):
   threads = None
   if device == "CPU" and not auto_jit and 0 < machine.cores <= FEW_CORES:
     threads = (machine.cores, 1)
-  return Path(auto_jit, "bfloat16" if auto_bf16 else "float32", why, device, threads)
+  could_fuse = device == "CPU" and not auto_jit and what == "training"
+  fused = could_fuse and not machine.kernel_error
+  kernel_error = machine.kernel_error if could_fuse and machine.kernel_error != "not checked" else ""
+  return Path(auto_jit, "bfloat16" if auto_bf16 else "float32", why, device, threads, fused,
+              kernel_error)
 
 
 def parse_jit_flag(value):

@@ -1,9 +1,15 @@
-"""fast_recurrence.unroll_fast against recurrence.unroll_autodiff: values and every gradient."""
+"""fast_recurrence.unroll_fast against recurrence.unroll_autodiff: values and every gradient.
+
+The plain LSTM's fused CPU kernel (`layers/kernels`, `CellSpec.fused`) is held to
+the same references: autodiff of TensorFlow's ops and the float64 equations.
+"""
+import os
+
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from sketch_rnn_tf.layers import lstm_math, recurrence
+from sketch_rnn_tf.layers import kernels, lstm_math, recurrence
 from sketch_rnn_tf.layers.fast_recurrence import unroll_fast
 from sketch_rnn_tf.layers.lstm_cell import make_cell
 from sketch_rnn_tf.testing import cell_weights, np_unroll
@@ -12,10 +18,24 @@ B, T, H, HH, E, D = 3, 7, 6, 5, 4, 5
 KEEP = 0.8
 
 
-def make(kind, keep=1.0, seed=0):
+def require_kernels():
+  """The fused kernels, built if need be; CI has a compiler, so there a failure to
+  build fails the test instead of skipping it."""
+  ops, why = kernels.load()
+  if ops is None:
+    if os.environ.get("CI"):
+      pytest.fail(f"the fused kernels did not build: {why}")
+    pytest.skip(f"the fused kernels are unavailable here: {why}")
+  return ops
+
+
+def make(kind, keep=1.0, seed=0, fused=False, precision="float32"):
   cell = make_cell(kind, H, hyper_units=HH, hyper_embedding_size=E, keep_prob=keep,
                    name=f"{kind}_rnn")
   cell.build((None, D))
+  if fused:
+    require_kernels()
+  cell.set_matmul_dtype(precision, fused)
   rng = np.random.default_rng(seed)
   for v in cell.weights:  # random, non-initial weights: every term matters
     v.assign(rng.normal(0, 0.5, v.shape).astype(np.float32))
@@ -44,14 +64,16 @@ def loss_and_grads(fn, cell, xw, init, lengths, masks, up_out, up_state):
   return out, state, grads, [v.path for v in weights]
 
 
-def check(kind, use_lengths, use_masks, seed):
-  cell, rng = make(kind, KEEP if use_masks else 1.0, seed)
+def check(kind, use_lengths, use_masks, seed, fused=False):
+  cell, rng = make(kind, KEEP if use_masks else 1.0, seed, fused)
   xw, init = inputs(cell, rng)
   lengths = tf.constant([T, 3, 5], tf.int32) if use_lengths else None
   masks = cell.dropout_masks([T, B], key=[seed, 3]) if use_masks else None
   up_out = tf.constant(rng.normal(0, 1, (B, T, H)), tf.float32)
   up_state = [tf.constant(rng.normal(0, 1, (B, n)), tf.float32) for n in cell.state_size]
+  cell.set_matmul_dtype("float32")   # the reference: TensorFlow's ops
   ref = loss_and_grads(recurrence.unroll_autodiff, cell, xw, init, lengths, masks, up_out, up_state)
+  cell.set_matmul_dtype("float32", fused)
   got = loss_and_grads(unroll_fast, cell, xw, init, lengths, masks, up_out, up_state)
   np.testing.assert_allclose(got[0].numpy(), ref[0].numpy(), atol=1e-5)
   assert len(got[1]) == len(ref[1])
@@ -72,12 +94,13 @@ def check(kind, use_lengths, use_masks, seed):
   return checked
 
 
-@pytest.mark.parametrize("kind", ["lstm", "layer_norm", "hyper"])
+@pytest.mark.parametrize("kind,fused", [("lstm", False), ("lstm", True), ("layer_norm", False),
+                                        ("hyper", False)])
 @pytest.mark.parametrize("use_lengths", [False, True])
 @pytest.mark.parametrize("use_masks", [False, True])
-def test_values_and_gradients_match_autodiff(kind, use_lengths, use_masks):
+def test_values_and_gradients_match_autodiff(kind, fused, use_lengths, use_masks):
   seed = ["lstm", "layer_norm", "hyper"].index(kind) * 4 + 2 * use_lengths + use_masks
-  checked = check(kind, use_lengths, use_masks, seed)
+  checked = check(kind, use_lengths, use_masks, seed, fused)
   # Inputs (xw, initial state) and every weight the recurrence uses.
   expected = {"lstm": 1 + 2 + 2, "layer_norm": 1 + 2 + 5, "hyper": 2 + 4 + 11 + 5}[kind]
   assert checked == expected
@@ -150,12 +173,12 @@ def _np_loss(w, x, init, kind, lengths, masks, keep, up_out, up_state):
   return float((out * up_out).sum() + sum((s * u).sum() for s, u in zip(state, up_state)))
 
 
-@pytest.mark.parametrize("kind", lstm_math.CELL_KINDS)
-def test_training_recurrence_matches_numpy(kind):
+@pytest.mark.parametrize("kind,fused", [(k, False) for k in lstm_math.CELL_KINDS] + [("lstm", True)])
+def test_training_recurrence_matches_numpy(kind, fused):
   """The decoder's training path (project_inputs + unroll) against the float64 equations:
   outputs and final state, and every gradient as a directional derivative (central
   differences of the numpy loss along a random direction of each tensor)."""
-  cell, rng = make(kind, KEEP, seed=11)
+  cell, rng = make(kind, KEEP, seed=11, fused=fused)
   x = rng.normal(0, 1, (B, T, D))
   init = [rng.normal(0, 1, (B, n)) for n in cell.state_size]
   lengths = np.array([T, 3, 5])
@@ -206,3 +229,79 @@ def test_training_recurrence_matches_numpy(kind):
     numeric = (perturbed(which, direction, eps) - perturbed(which, direction, -eps)) / (2 * eps)
     analytic = float(np.sum(tf.convert_to_tensor(grad).numpy() * direction))
     assert abs(analytic - numeric) <= 1e-3 * max(1.0, abs(numeric)), (label, analytic, numeric)
+
+
+def _op_types(concrete):
+  """Every op type in a concrete function's graph and the functions it calls (loop bodies)."""
+  graph_def = concrete.graph.as_graph_def()
+  types = {n.op for n in graph_def.node}
+  for f in graph_def.library.function:
+    types |= {n.op for n in f.node_def}
+  return types
+
+
+@pytest.mark.parametrize("precision", ["float32", "bfloat16"])
+def test_fused_kernel_is_taken_and_agrees_with_the_ops(precision):
+  """With `fused` the loops run the kernel (its ops are in the graph, forward and
+  backward); in bfloat16 it rounds as TensorFlow's ops do (the same matmul operands),
+  so it matches the unfused bfloat16 path far closer than float32 does."""
+  cell, rng = make("lstm", KEEP, 21, fused=True, precision=precision)
+  xw, init = inputs(cell, rng)
+  lengths = tf.constant([T, 2, 6], tf.int32)
+  masks = cell.dropout_masks([T, B], key=[2, 9])
+  up_out = tf.constant(rng.normal(0, 1, (B, T, H)), tf.float32)
+  up_state = [tf.constant(rng.normal(0, 1, (B, H)), tf.float32) for _ in range(2)]
+
+  def run(fused, dtype):
+    cell.set_matmul_dtype(dtype, fused)
+    fn = tf.function(lambda xw, init: loss_and_grads(unroll_fast, cell, xw, init, lengths,
+                                                     masks, up_out, up_state)[:3])
+    concrete = fn.get_concrete_function(xw, init)
+    out, state, grads = fn(xw, init)
+    return _op_types(concrete), [out] + state + [g for g in grads if g is not None]
+
+  types, got = run(True, precision)
+  assert {"SketchRnnLstmStepForward", "SketchRnnLstmStepBackward"} <= types
+  unfused_types, want = run(False, precision)
+  assert "SketchRnnLstmStepForward" not in unfused_types
+  _, full = run(False, "float32")
+  for a, b, f in zip(got, want, full):
+    a, b, f = (tf.convert_to_tensor(v).numpy() for v in (a, b, f))
+    scale = max(1.0, float(np.abs(b).max()))
+    assert np.abs(a - b).max() <= 1e-4 * scale
+    if precision == "bfloat16":
+      assert np.abs(a - f).max() > 30 * max(np.abs(a - b).max(), 1e-7)
+
+
+def test_fused_spec_under_xla_takes_the_ops():
+  """XLA cannot run the kernel: a jit-compiled caller gets TensorFlow's ops, same values."""
+  cell, rng = make("lstm", 1.0, 23, fused=True)
+  xw, init = inputs(cell, rng)
+  fn = tf.function(lambda xw, init: unroll_fast(cell, xw, init)[0], jit_compile=True)
+  assert "SketchRnnLstmStepForward" not in _op_types(fn.get_concrete_function(xw, init))
+  want, _ = recurrence.unroll_autodiff(cell, xw, init)
+  np.testing.assert_allclose(fn(xw, init).numpy(), want.numpy(), atol=1e-5)
+
+
+def test_fused_kernel_names_a_bad_shape():
+  ops = require_kernels()
+  with pytest.raises(tf.errors.InvalidArgumentError, match=r"gates must be \[B, 4H\].*\[3,10\]"):
+    ops.sketch_rnn_lstm_step_forward(
+        tf.zeros([3, 10]), tf.zeros([3, 10]), tf.zeros([10]), tf.zeros([3, 4]),
+        tf.zeros([3, 4]), tf.zeros([3, 4]), tf.zeros([0]), tf.zeros([0], tf.bool))
+  with pytest.raises(tf.errors.InvalidArgumentError, match="dropout mask must be"):
+    ops.sketch_rnn_lstm_step_forward(
+        tf.zeros([3, 16]), tf.zeros([3, 16]), tf.zeros([16]), tf.zeros([3, 4]),
+        tf.zeros([3, 4]), tf.zeros([3, 4]), tf.zeros([2, 4]), tf.zeros([0], tf.bool))
+
+
+def test_kernel_library_is_named_by_its_source_and_rebuilt_when_missing(tmp_path, monkeypatch):
+  """A library built elsewhere (another source, TensorFlow or CPU) is never loaded: the
+  name hashes them; a missing one is compiled, written whole under its final name."""
+  require_kernels()
+  monkeypatch.setenv(kernels.ENV_DIR, str(tmp_path))
+  path = kernels.library_path()
+  assert os.path.dirname(path) == str(tmp_path) and not os.path.exists(path)
+  assert kernels.build() == path and os.path.getsize(path) > 0
+  assert os.listdir(tmp_path) == [os.path.basename(path)]   # no temporary left behind
+  tf.load_op_library(path)

@@ -55,6 +55,22 @@ def test_flags_override_and_the_line_says_so():
   assert path.reason.startswith("graph mode as asked")
 
 
+def test_graph_mode_training_takes_the_fused_kernel_where_it_built():
+  built = Machine(XEON.cpu_model, XEON.cpu_flags, kernel_error="")
+  path = choose(built, what="training")
+  assert path.fused and path.line("training").endswith("LSTM steps in the fused kernel)")
+  # Not under XLA (it cannot run a custom op), not for drawing, not without a build.
+  assert not choose(built, jit_compile=True).fused
+  assert not choose(built, what="drawing").fused
+  assert not choose(Machine(AMD.cpu_model, AMD.cpu_flags, kernel_error=""), jit_compile=True).fused
+  assert choose(Machine(AMD.cpu_model, AMD.cpu_flags, kernel_error=""), jit_compile=False).fused
+  assert not choose(XEON).fused          # kernel_error defaults to "not checked"
+  assert "fused" not in choose(XEON).line("training")
+  no_compiler = Machine(XEON.cpu_model, XEON.cpu_flags, kernel_error="no C++ compiler (g++) on PATH")
+  assert choose(no_compiler).line("training").endswith("; no fused kernel: no C++ compiler (g++) on PATH)")
+  assert "fused" not in choose(no_compiler, jit_compile=True).line("training")
+
+
 def test_unknown_precision_is_refused():
   with pytest.raises(ValueError, match="precision must be 'auto' or one of"):
     choose(AMD, precision="float16")
