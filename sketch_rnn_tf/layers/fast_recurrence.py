@@ -37,9 +37,8 @@ reduce-window, so row sums here are matmuls with a ones vector.
 from __future__ import annotations
 
 import tensorflow as tf
-from tensorflow.python.ops import control_flow_util  # pylint: disable=g-direct-tensorflow-import
 
-from sketch_rnn_tf.layers import kernels, lstm_math
+from sketch_rnn_tf.layers import lstm_math
 
 
 def time_major(t):
@@ -104,11 +103,8 @@ def _kept_names(spec):
 def unroll_fast(cell, xw, initial_state, lengths=None, keep_masks=None):
   """Same arguments and results as `recurrence.unroll_autodiff`, hand-written gradient."""
   spec = cell.spec
-  # XLA cannot run a custom op: a jit-compiled caller (the sampler's encoder)
-  # takes TensorFlow's ops whatever the spec says.
-  if (spec.fused and spec.hyper is None and not spec.layer_norm
-      and not control_flow_util.GraphOrParentsInXlaContext(tf.compat.v1.get_default_graph())):
-    ops, _ = kernels.load()
+  if spec.hyper is None and not spec.layer_norm:
+    ops = lstm_math.fused_ops(spec)
     if ops is not None:
       return _unroll_fused_lstm(ops, cell, xw, initial_state, lengths, keep_masks)
   hyper = spec.hyper is not None

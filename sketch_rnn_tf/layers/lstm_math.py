@@ -49,9 +49,11 @@ from __future__ import annotations
 import dataclasses
 
 import tensorflow as tf
+from tensorflow.python.ops import control_flow_util  # pylint: disable=g-direct-tensorflow-import
 
 from sketch_rnn_tf.defaults import CELL_KINDS  # noqa: F401 (re-exported for the layers)
 from sketch_rnn_tf.defaults import PRECISIONS as MATMUL_DTYPES
+from sketch_rnn_tf.layers import kernels
 
 LN_EPSILON = 1e-3
 FORGET_BIAS = 1.0
@@ -75,8 +77,9 @@ class CellSpec:
   hyper: "CellSpec | None" = None    # the HyperLSTM's auxiliary layer-norm cell
   embedding_size: int = 32
   matmul_dtype: str = "float32"      # the matmuls' operands (see `matmul`)
-  # A plain LSTM's training recurrence runs its elementwise work in the fused
-  # CPU kernel (`kernels/lstm_step.cc`; graph mode only: XLA cannot run it).
+  # The training recurrence's cell updates run in the fused CPU kernels
+  # (`kernels/lstm_step.cc`, see `fused_ops`): a plain LSTM's whole step, a
+  # layer-norm update and its gradient.
   fused: bool = False
 
   @property
@@ -149,6 +152,21 @@ def join_gates(parts):
   return tf.reshape(tf.stack(parts, axis=1), [tf.shape(parts[0])[0], -1])
 
 
+def fused_ops(spec):
+  """The fused kernels' ops (`kernels/lstm_step.cc`: these equations, one op per
+  update) when the spec asks for them and they can run: built here and not
+  under XLA, which cannot run a custom op (a jit-compiled caller, such as the
+  sampler's encoder, takes TensorFlow's ops). Else None."""
+  if not spec.fused or control_flow_util.GraphOrParentsInXlaContext(
+      tf.compat.v1.get_default_graph()):
+    return None
+  return kernels.load()[0]
+
+
+def _mask_or_empty(spec, mask):
+  return mask if mask is not None and spec.keep_prob < 1.0 else tf.zeros([0])
+
+
 def recurrent_dropout(v, mask, keep_prob):
   """Inverted dropout of tanh(j) with a 0/1 keep mask (None or keep_prob 1: identity)."""
   if mask is None or keep_prob >= 1.0:
@@ -171,6 +189,13 @@ def lstm_update(spec, w, s, c, mask=None, means="reduce", keep=False):
   1/std, and the backward pass recomputes the activations from them (a few
   elementwise ops per step, against holding 5H more values per point).
   """
+  ops = fused_ops(spec) if keep and spec.layer_norm else None
+  if ops is not None:
+    h, new_c, n, rstd, nc, rstd_c = ops.sketch_rnn_ln_lstm_forward(
+        s, c, w["ln_gamma"], w["ln_beta"], w["ln_c_gamma"], w["ln_c_beta"],
+        _mask_or_empty(spec, mask), keep_prob=spec.keep_prob, forget_bias=spec.forget_bias,
+        epsilon=LN_EPSILON)
+    return h, new_c, {"n": n, "rstd": rstd, "nc": nc, "rstd_c": rstd_c}
   saved = {}
 
   def normed(x, groups, prefix, n_key, rstd_key):
@@ -197,6 +222,14 @@ def lstm_update_grad(spec, w, dh, dc_ext, saved, c_in, mask, acc):
   gradients summed over steps, not yet over the batch ([B, n] each, so a loop
   adds elementwise).
   """
+  ops = fused_ops(spec) if spec.layer_norm else None
+  if ops is not None:
+    keys = ("ln_gamma", "ln_beta", "ln_c_gamma", "ln_c_beta")
+    ds, dc_in, *accs = ops.sketch_rnn_ln_lstm_backward(
+        dh, dc_ext, saved["n"], saved["rstd"], saved["nc"], saved["rstd_c"], c_in,
+        *(w[k] for k in keys), _mask_or_empty(spec, mask), *(acc[k] for k in keys),
+        keep_prob=spec.keep_prob, forget_bias=spec.forget_bias)
+    return ds, dc_in, dict(acc, **dict(zip(keys, accs)))
   if spec.layer_norm:
     si, g, sf, so = gate_activations(spec, saved["n"] * w["ln_gamma"] + w["ln_beta"])
     tc = tf.tanh(saved["nc"] * w["ln_c_gamma"] + w["ln_c_beta"])

@@ -94,8 +94,8 @@ def check(kind, use_lengths, use_masks, seed, fused=False):
   return checked
 
 
-@pytest.mark.parametrize("kind,fused", [("lstm", False), ("lstm", True), ("layer_norm", False),
-                                        ("hyper", False)])
+@pytest.mark.parametrize("fused", [False, True])
+@pytest.mark.parametrize("kind", ["lstm", "layer_norm", "hyper"])
 @pytest.mark.parametrize("use_lengths", [False, True])
 @pytest.mark.parametrize("use_masks", [False, True])
 def test_values_and_gradients_match_autodiff(kind, fused, use_lengths, use_masks):
@@ -173,7 +173,8 @@ def _np_loss(w, x, init, kind, lengths, masks, keep, up_out, up_state):
   return float((out * up_out).sum() + sum((s * u).sum() for s, u in zip(state, up_state)))
 
 
-@pytest.mark.parametrize("kind,fused", [(k, False) for k in lstm_math.CELL_KINDS] + [("lstm", True)])
+@pytest.mark.parametrize("fused", [False, True])
+@pytest.mark.parametrize("kind", lstm_math.CELL_KINDS)
 def test_training_recurrence_matches_numpy(kind, fused):
   """The decoder's training path (project_inputs + unroll) against the float64 equations:
   outputs and final state, and every gradient as a directional derivative (central
@@ -240,17 +241,23 @@ def _op_types(concrete):
   return types
 
 
+KERNEL_OPS = {"lstm": {"SketchRnnLstmStepForward", "SketchRnnLstmStepBackward"},
+              "layer_norm": {"SketchRnnLnLstmForward", "SketchRnnLnLstmBackward"}}
+KERNEL_OPS["hyper"] = KERNEL_OPS["layer_norm"]
+
+
+@pytest.mark.parametrize("kind", lstm_math.CELL_KINDS)
 @pytest.mark.parametrize("precision", ["float32", "bfloat16"])
-def test_fused_kernel_is_taken_and_agrees_with_the_ops(precision):
-  """With `fused` the loops run the kernel (its ops are in the graph, forward and
-  backward); in bfloat16 it rounds as TensorFlow's ops do (the same matmul operands),
-  so it matches the unfused bfloat16 path far closer than float32 does."""
-  cell, rng = make("lstm", KEEP, 21, fused=True, precision=precision)
+def test_fused_kernel_is_taken_and_agrees_with_the_ops(kind, precision):
+  """With `fused` the loops run the kernels (their ops are in the graph, forward and
+  backward); in bfloat16 they round as TensorFlow's ops do (the same matmul operands),
+  so they match the unfused bfloat16 path far closer than float32 does."""
+  cell, rng = make(kind, KEEP, 21, fused=True, precision=precision)
   xw, init = inputs(cell, rng)
   lengths = tf.constant([T, 2, 6], tf.int32)
   masks = cell.dropout_masks([T, B], key=[2, 9])
   up_out = tf.constant(rng.normal(0, 1, (B, T, H)), tf.float32)
-  up_state = [tf.constant(rng.normal(0, 1, (B, H)), tf.float32) for _ in range(2)]
+  up_state = [tf.constant(rng.normal(0, 1, (B, n)), tf.float32) for n in cell.state_size]
 
   def run(fused, dtype):
     cell.set_matmul_dtype(dtype, fused)
@@ -261,9 +268,9 @@ def test_fused_kernel_is_taken_and_agrees_with_the_ops(precision):
     return _op_types(concrete), [out] + state + [g for g in grads if g is not None]
 
   types, got = run(True, precision)
-  assert {"SketchRnnLstmStepForward", "SketchRnnLstmStepBackward"} <= types
+  assert KERNEL_OPS[kind] <= types
   unfused_types, want = run(False, precision)
-  assert "SketchRnnLstmStepForward" not in unfused_types
+  assert not any(t.startswith("SketchRnn") for t in unfused_types)
   _, full = run(False, "float32")
   for a, b, f in zip(got, want, full):
     a, b, f = (tf.convert_to_tensor(v).numpy() for v in (a, b, f))
@@ -273,12 +280,13 @@ def test_fused_kernel_is_taken_and_agrees_with_the_ops(precision):
       assert np.abs(a - f).max() > 30 * max(np.abs(a - b).max(), 1e-7)
 
 
-def test_fused_spec_under_xla_takes_the_ops():
-  """XLA cannot run the kernel: a jit-compiled caller gets TensorFlow's ops, same values."""
-  cell, rng = make("lstm", 1.0, 23, fused=True)
+@pytest.mark.parametrize("kind", ["lstm", "hyper"])
+def test_fused_spec_under_xla_takes_the_ops(kind):
+  """XLA cannot run the kernels: a jit-compiled caller gets TensorFlow's ops, same values."""
+  cell, rng = make(kind, 1.0, 23, fused=True)
   xw, init = inputs(cell, rng)
   fn = tf.function(lambda xw, init: unroll_fast(cell, xw, init)[0], jit_compile=True)
-  assert "SketchRnnLstmStepForward" not in _op_types(fn.get_concrete_function(xw, init))
+  assert not any(t.startswith("SketchRnn") for t in _op_types(fn.get_concrete_function(xw, init)))
   want, _ = recurrence.unroll_autodiff(cell, xw, init)
   np.testing.assert_allclose(fn(xw, init).numpy(), want.numpy(), atol=1e-5)
 

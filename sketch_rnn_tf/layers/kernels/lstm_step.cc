@@ -233,6 +233,209 @@ class LstmStepBackward : public OpKernel {
   float keep_prob_;
 };
 
+
+// The layer-norm update (`lstm_math.lstm_update` with layer_norm, as the
+// layer-norm cell and both cells of a HyperLSTM use it), from s, the gates'
+// pre-activations before their per-gate layer norm:
+//
+//   n_g = (s_g - mean(s_g)) * rstd_g,  rstd_g = 1 / sqrt(var(s_g) + epsilon)
+//   [i, j, f, o] = n * gamma + beta;   c' as above;   h' = tanh(LN_c(c')) * so
+//
+// keeping n, rstd, n_c and rstd_c, from which the backward op recomputes the
+// activations.
+inline void Normalise(const float* x, int n, float epsilon, float* out, float* rstd) {
+  ConstArrayMap v(x, n);
+  const float mean = v.mean();
+  ArrayMap o(out, n);
+  o = v - mean;
+  const float r = 1.0f / std::sqrt(o.square().mean() + epsilon);
+  o *= r;
+  *rstd = r;
+}
+
+// d/dx of n = LN(x) from dn: rstd * (dn - mean(dn) - n * mean(dn * n)), in place on dn.
+inline void NormaliseGrad(float* dn, const float* n, int units, float rstd) {
+  ArrayMap d(dn, units);
+  ConstArrayMap nn(n, units);
+  const float m1 = d.mean(), m2 = (d * nn).mean();
+  d = rstd * (d - m1 - nn * m2);
+}
+
+inline void Sigmoid(ArrayMap a) { a = (a * 0.5f).tanh() * 0.5f + 0.5f; }
+
+class LnLstmForward : public OpKernel {
+ public:
+  explicit LnLstmForward(OpKernelConstruction* ctx) : OpKernel(ctx) {
+    OP_REQUIRES_OK(ctx, ctx->GetAttr("keep_prob", &keep_prob_));
+    OP_REQUIRES_OK(ctx, ctx->GetAttr("forget_bias", &forget_bias_));
+    OP_REQUIRES_OK(ctx, ctx->GetAttr("epsilon", &epsilon_));
+  }
+
+  void Compute(OpKernelContext* ctx) override {
+    const Tensor& s = ctx->input(0);
+    const Tensor& c = ctx->input(1);
+    const Tensor& mask = ctx->input(6);
+    OP_REQUIRES_OK(ctx, CheckShapes(s, c, mask, Tensor()));
+    const int batch = c.dim_size(0), units = c.dim_size(1);
+    OP_REQUIRES(ctx, ctx->input(2).NumElements() == 4 * units &&
+                         ctx->input(3).NumElements() == 4 * units &&
+                         ctx->input(4).NumElements() == units && ctx->input(5).NumElements() == units,
+                InvalidArgument("layer-norm LSTM step: gamma, beta [4H], gamma_c, beta_c [H]"));
+    const float* gamma = ctx->input(2).flat<float>().data();
+    const float* beta = ctx->input(3).flat<float>().data();
+    const float* gamma_c = ctx->input(4).flat<float>().data();
+    const float* beta_c = ctx->input(5).flat<float>().data();
+    Tensor *h, *new_c, *n, *rstd, *nc, *rstd_c;
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(0, c.shape(), &h));
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(1, c.shape(), &new_c));
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(2, s.shape(), &n));
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(3, TensorShape({batch, 4}), &rstd));
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(4, c.shape(), &nc));
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(5, TensorShape({batch, 1}), &rstd_c));
+    const bool has_mask = mask.NumElements() != 0;
+    const float scale = 1.0f / keep_prob_;
+    std::vector<float> act(4 * units), cc(units);
+    for (int b = 0; b < batch; ++b) {
+      const size_t g4 = static_cast<size_t>(b) * 4 * units, g1 = static_cast<size_t>(b) * units;
+      float* nrow = n->flat<float>().data() + g4;
+      for (int gate = 0; gate < 4; ++gate) {
+        const int o = gate * units;
+        Normalise(s.flat<float>().data() + g4 + o, units, epsilon_, nrow + o,
+                  rstd->flat<float>().data() + 4 * b + gate);
+        ArrayMap a(act.data() + o, units);
+        a = ConstArrayMap(nrow + o, units) * ConstArrayMap(gamma + o, units) +
+            ConstArrayMap(beta + o, units);
+        if (gate == 1) {
+          a = a.tanh();
+        } else {
+          if (gate == 2) a += forget_bias_;
+          Sigmoid(a);
+        }
+      }
+      ConstArrayMap si(act.data(), units), g(act.data() + units, units),
+          sf(act.data() + 2 * units, units), so(act.data() + 3 * units, units);
+      ArrayMap ncell(new_c->flat<float>().data() + g1, units);
+      ConstArrayMap c_in(c.flat<float>().data() + g1, units);
+      if (has_mask) {
+        ncell = c_in * sf + si * (g * ConstArrayMap(mask.flat<float>().data() + g1, units) * scale);
+      } else {
+        ncell = c_in * sf + si * g;
+      }
+      float* ncrow = nc->flat<float>().data() + g1;
+      Normalise(ncell.data(), units, epsilon_, ncrow, rstd_c->flat<float>().data() + b);
+      ArrayMap t(cc.data(), units);
+      t = (ConstArrayMap(ncrow, units) * ConstArrayMap(gamma_c, units) +
+           ConstArrayMap(beta_c, units)).tanh();
+      ArrayMap(h->flat<float>().data() + g1, units) = t * so;
+    }
+  }
+
+ private:
+  float keep_prob_, forget_bias_, epsilon_;
+};
+
+class LnLstmBackward : public OpKernel {
+ public:
+  explicit LnLstmBackward(OpKernelConstruction* ctx) : OpKernel(ctx) {
+    OP_REQUIRES_OK(ctx, ctx->GetAttr("keep_prob", &keep_prob_));
+    OP_REQUIRES_OK(ctx, ctx->GetAttr("forget_bias", &forget_bias_));
+  }
+
+  void Compute(OpKernelContext* ctx) override {
+    const Tensor& dh = ctx->input(0);
+    const Tensor& dc_ext = ctx->input(1);
+    const Tensor& n = ctx->input(2);
+    const Tensor& rstd = ctx->input(3);
+    const Tensor& nc = ctx->input(4);
+    const Tensor& rstd_c = ctx->input(5);
+    const Tensor& c_in = ctx->input(6);
+    const Tensor& mask = ctx->input(11);
+    OP_REQUIRES_OK(ctx, CheckShapes(n, dh, mask, Tensor()));
+    const int batch = dh.dim_size(0), units = dh.dim_size(1);
+    OP_REQUIRES(ctx, dc_ext.shape() == dh.shape() && nc.shape() == dh.shape() &&
+                         c_in.shape() == dh.shape() && rstd.NumElements() == 4 * batch &&
+                         rstd_c.NumElements() == batch,
+                InvalidArgument("layer-norm LSTM step backward: dh, dc, n_c, c_in [B, H], "
+                                "rstd [B, 4], rstd_c [B, 1]"));
+    for (int k = 12; k < 16; ++k) {
+      const TensorShape& want = k < 14 ? n.shape() : dh.shape();
+      OP_REQUIRES(ctx, ctx->input(k).shape() == want,
+                  InvalidArgument("layer-norm LSTM step backward: accumulator ", k - 12,
+                                  " must be ", want.DebugString()));
+    }
+    const float* gamma = ctx->input(7).flat<float>().data();
+    const float* beta = ctx->input(8).flat<float>().data();
+    const float* gamma_c = ctx->input(9).flat<float>().data();
+    const float* beta_c = ctx->input(10).flat<float>().data();
+    Tensor *ds, *dc_in, *acc[4];
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(0, n.shape(), &ds));
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(1, dh.shape(), &dc_in));
+    // The accumulators are updated in place when nothing else holds them.
+    for (int k = 0; k < 4; ++k) {
+      OP_REQUIRES_OK(ctx, ctx->forward_input_or_allocate_output({12 + k}, 2 + k,
+                                                               ctx->input(12 + k).shape(), &acc[k]));
+    }
+    const bool has_mask = mask.NumElements() != 0;
+    const float scale = has_mask ? 1.0f / keep_prob_ : 1.0f;
+    std::vector<float> act(4 * units), tc(units), dcell(units), ones(units, 1.0f);
+    for (int b = 0; b < batch; ++b) {
+      const size_t g4 = static_cast<size_t>(b) * 4 * units, g1 = static_cast<size_t>(b) * units;
+      const float* nrow = n.flat<float>().data() + g4;
+      for (int gate = 0; gate < 4; ++gate) {
+        const int o = gate * units;
+        ArrayMap a(act.data() + o, units);
+        a = ConstArrayMap(nrow + o, units) * ConstArrayMap(gamma + o, units) +
+            ConstArrayMap(beta + o, units);
+        if (gate == 1) {
+          a = a.tanh();
+        } else {
+          if (gate == 2) a += forget_bias_;
+          Sigmoid(a);
+        }
+      }
+      ConstArrayMap si(act.data(), units), g(act.data() + units, units),
+          sf(act.data() + 2 * units, units), so(act.data() + 3 * units, units);
+      const float* ncrow = nc.flat<float>().data() + g1;
+      ConstArrayMap ncm(ncrow, units);
+      ArrayMap t(tc.data(), units);
+      t = (ncm * ConstArrayMap(gamma_c, units) + ConstArrayMap(beta_c, units)).tanh();
+      ConstArrayMap dhr(dh.flat<float>().data() + g1, units);
+      float* dsrow = ds->flat<float>().data() + g4;
+      ArrayMap d_o(dsrow + 3 * units, units);
+      d_o = dhr * t * so * (1.0f - so);
+      ArrayMap dcc(dcell.data(), units);
+      dcc = dhr * so * (1.0f - t * t);
+      ArrayMap acc_gc(acc[2]->flat<float>().data() + g1, units);
+      ArrayMap acc_bc(acc[3]->flat<float>().data() + g1, units);
+      acc_gc = ConstArrayMap(ctx->input(14).flat<float>().data() + g1, units) + dcc * ncm;
+      acc_bc = ConstArrayMap(ctx->input(15).flat<float>().data() + g1, units) + dcc;
+      dcc *= ConstArrayMap(gamma_c, units);
+      NormaliseGrad(dcell.data(), ncrow, units, rstd_c.flat<float>()(b));
+      dcc += ConstArrayMap(dc_ext.flat<float>().data() + g1, units);
+      ConstArrayMap m(has_mask ? mask.flat<float>().data() + g1 : ones.data(), units);
+      ArrayMap d_i(dsrow, units), d_j(dsrow + units, units), d_f(dsrow + 2 * units, units);
+      d_i = dcc * (g * m * scale) * si * (1.0f - si);
+      d_j = (dcc * si) * m * scale * (1.0f - g * g);
+      d_f = dcc * ConstArrayMap(c_in.flat<float>().data() + g1, units) * sf * (1.0f - sf);
+      ArrayMap(dc_in->flat<float>().data() + g1, units) = dcc * sf;
+      ArrayMap acc_g(acc[0]->flat<float>().data() + g4, 4 * units);
+      ArrayMap acc_b(acc[1]->flat<float>().data() + g4, 4 * units);
+      ArrayMap da(dsrow, 4 * units);
+      acc_g = ConstArrayMap(ctx->input(12).flat<float>().data() + g4, 4 * units) +
+              da * ConstArrayMap(nrow, 4 * units);
+      acc_b = ConstArrayMap(ctx->input(13).flat<float>().data() + g4, 4 * units) + da;
+      da *= ConstArrayMap(gamma, 4 * units);
+      for (int gate = 0; gate < 4; ++gate) {
+        NormaliseGrad(dsrow + gate * units, nrow + gate * units, units,
+                      rstd.flat<float>()(4 * b + gate));
+      }
+    }
+  }
+
+ private:
+  float keep_prob_, forget_bias_;
+};
+
 }  // namespace
 
 REGISTER_OP("SketchRnnLstmStepForward")
@@ -281,6 +484,69 @@ REGISTER_OP("SketchRnnLstmStepBackward")
       c->set_output(2, c->input(3));
       return tensorflow::OkStatus();
     });
+
+REGISTER_OP("SketchRnnLnLstmForward")
+    .Input("s: float")
+    .Input("c: float")
+    .Input("gamma: float")
+    .Input("beta: float")
+    .Input("gamma_c: float")
+    .Input("beta_c: float")
+    .Input("mask: float")
+    .Output("h: float")
+    .Output("new_c: float")
+    .Output("n: float")
+    .Output("rstd: float")
+    .Output("nc: float")
+    .Output("rstd_c: float")
+    .Attr("keep_prob: float = 1.0")
+    .Attr("forget_bias: float = 1.0")
+    .Attr("epsilon: float")
+    .SetShapeFn([](tensorflow::shape_inference::InferenceContext* c) {
+      auto batch = c->Dim(c->input(1), 0);
+      c->set_output(0, c->input(1));
+      c->set_output(1, c->input(1));
+      c->set_output(2, c->input(0));
+      c->set_output(3, c->MakeShape({batch, 4}));
+      c->set_output(4, c->input(1));
+      c->set_output(5, c->MakeShape({batch, 1}));
+      return tensorflow::OkStatus();
+    });
+
+REGISTER_OP("SketchRnnLnLstmBackward")
+    .Input("dh: float")
+    .Input("dc_ext: float")
+    .Input("n: float")
+    .Input("rstd: float")
+    .Input("nc: float")
+    .Input("rstd_c: float")
+    .Input("c_in: float")
+    .Input("gamma: float")
+    .Input("beta: float")
+    .Input("gamma_c: float")
+    .Input("beta_c: float")
+    .Input("mask: float")
+    .Input("acc_gamma: float")
+    .Input("acc_beta: float")
+    .Input("acc_gamma_c: float")
+    .Input("acc_beta_c: float")
+    .Output("ds: float")
+    .Output("dc_in: float")
+    .Output("acc_gamma_out: float")
+    .Output("acc_beta_out: float")
+    .Output("acc_gamma_c_out: float")
+    .Output("acc_beta_c_out: float")
+    .Attr("keep_prob: float = 1.0")
+    .Attr("forget_bias: float = 1.0")
+    .SetShapeFn([](tensorflow::shape_inference::InferenceContext* c) {
+      c->set_output(0, c->input(2));
+      c->set_output(1, c->input(0));
+      for (int k = 0; k < 4; ++k) c->set_output(2 + k, c->input(12 + k));
+      return tensorflow::OkStatus();
+    });
+
+REGISTER_KERNEL_BUILDER(Name("SketchRnnLnLstmForward").Device(DEVICE_CPU), LnLstmForward);
+REGISTER_KERNEL_BUILDER(Name("SketchRnnLnLstmBackward").Device(DEVICE_CPU), LnLstmBackward);
 
 #define REGISTER(T)                                                                     \
   REGISTER_KERNEL_BUILDER(                                                              \
