@@ -27,7 +27,7 @@ JSON object with the figures.
 Needs: `cd export/web && npm ci`, `apt-get install -y chromium`, `pip install playwright`.
 
   .venv/bin/python benchmarks/browser_sample_speed.py [--gen_json=PATH] [--steps=250]
-      [--repeats=5] [--demo_screenshot=docs/web_demo.png]
+      [--repeats=5] [--demo_screenshot=PATH.png]
 """
 import argparse
 import json
