@@ -1,6 +1,6 @@
 """Browser sampling speed: the sketch-rnn-tf library vs @magenta/sketch 0.2.0, side by side.
 
-One page in headless Chromium (the Debian package, driven by Playwright) holds two
+One page in headless Chromium (the Debian package, driven by Playwright) holds three
 iframes (each TF.js keeps its engine in a global, so tfjs 4.22 and magenta's bundled
 tfjs 1.x cannot share one window), run one after the other:
 
@@ -13,8 +13,13 @@ tfjs 1.x cannot share one window), run one after the other:
            parsing the 4 MB .gen.json included).
   magenta  @magenta/sketch 0.2.0 on the same .gen.json, on each TF.js backend it can start
            (cpu; webgl where there is one), the fastest one counting.
+  hyper    the library on a TF.js export of the paper preset's decoder (HyperLSTM 512,
+           hyper cell 256, embeddings 32; decoder-only, random weights: speed does not
+           depend on their values) on its default backend: one sketch, a batch of 8 and
+           the time from this frame's navigation start to the first point (TF.js, the
+           graphs and the load-time checks of each backend 'auto' tries included).
 
-Both run the same loop: update, getPDF, sample per step, for exactly --steps steps
+All run the same loop: update, getPDF, sample per step, for exactly --steps steps
 (sampling goes on past an end state, so both do the same work), after a warm-up, --repeats
 times. Figures are milliseconds per sketch (median, min). The last line of output is one
 JSON object with the figures.
@@ -22,7 +27,7 @@ JSON object with the figures.
 Needs: `cd export/web && npm ci`, `apt-get install -y chromium`, `pip install playwright`.
 
   .venv/bin/python benchmarks/browser_sample_speed.py [--gen_json=PATH] [--steps=250]
-      [--repeats=5] [--demo_screenshot=docs/web_demo.png]
+      [--repeats=5] [--demo_screenshot=PATH.png]
 """
 import argparse
 import json
@@ -39,6 +44,7 @@ os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 WEB = os.path.join(REPO, "export", "web")
+HYPER_SOURCE = "random paper-preset HyperLSTM-512 decoder (TF.js export)"
 DEFAULT_GEN_JSON = os.path.join(os.path.dirname(REPO), "shared", "pretrained", "sheep.gen.json")
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
@@ -46,14 +52,14 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic
                   "--disable-component-update", "--disable-sync"]
 
 BENCH_HTML = """<!doctype html><meta charset="utf-8"><title>sampling speed</title>
-<style>iframe { width: 48%%; height: 140px; border: 1px solid #ccc; }</style>
+<style>iframe { width: 32%%; height: 140px; border: 1px solid #ccc; }</style>
 <h3>%(steps)d-step sketch</h3>
-<iframe id="ours"></iframe><iframe id="magenta"></iframe>
+<iframe id="ours"></iframe><iframe id="magenta"></iframe><iframe id="hyper"></iframe>
 <script>
 window.results = {};
 window.addEventListener('message', e => { window.results[e.data.side] = e.data; run(); });
-const order = ['ours', 'magenta'];
-function run() {  // one side after the other, so they do not share the CPU
+const order = ['ours', 'magenta', 'hyper'];
+function run() {  // one frame after the other, so they do not share the CPU
   const next = order.find(s => !(s in window.results) && !document.getElementById(s).src);
   if (next) document.getElementById(next).src = next + '.html' + location.search;
 }
@@ -61,8 +67,9 @@ run();
 </script>
 """
 
-OURS_HTML = """<!doctype html><meta charset="utf-8"><body>ours: running ...
-<script src="/node_modules/@tensorflow/tfjs/dist/tf.min.js"></script>
+# What the two pages of our library share: the @magenta/sketch loop of n steps, a timed
+# model (warm-up, then `repeats` sketches) and a batch of 8 (ms per step, per repeat).
+OURS_HEAD = """<script src="/node_modules/@tensorflow/tfjs/dist/tf.min.js"></script>
 <script src="/node_modules/@tensorflow/tfjs-backend-wasm/dist/tf-backend-wasm.min.js"></script>
 <script type="module">
 import {SketchRNN} from '/src/index.js';
@@ -78,29 +85,41 @@ function sketch(model, n) {  // the @magenta/sketch loop, n steps
   }
   return performance.now() - t0;
 }
-async function timed(source, options = {}) {
-  const model = await SketchRNN.load(source, {...options, wasmPaths});
+function timedModel(model) {
   model.setSeed(1);
   sketch(model, 10);
   const times = [];
   for (let r = 0; r < repeats; r++) times.push(sketch(model, steps));
   return {model, backend: model.backend, times};
 }
+async function timed(source, options = {}) {
+  return timedModel(await SketchRNN.load(source, {...options, wasmPaths}));
+}
+// The time from navigation start to the first point of a fresh load -> [ms, model].
+async function firstPoint(source) {
+  const model = await SketchRNN.load(source, {wasmPaths});
+  let ms = null;
+  for await (const e of model.stream({seed: 1, temperature: tau, maxLen: 1})) ms = performance.now();
+  return [ms, model];
+}
+async function batch8(model) {  // ms per step of generate({n: 8}), one figure per repeat
+  const out = [];
+  for (let r = 0; r < repeats; r++) {
+    const t0 = performance.now();
+    const sketches = await model.generate({n: 8, seed: r, temperature: tau, maxLen: steps});
+    out.push((performance.now() - t0) / (Math.max(...sketches.map(s => s.length)) + 1));
+  }
+  return out;
+}
+"""
+
+OURS_HTML = """<!doctype html><meta charset="utf-8"><body>ours: running ...
+""" + OURS_HEAD + """
 (async () => {
   try {
-    // First: the time from navigation start to the first point of a fresh load.
-    const fresh = await SketchRNN.load('/extra/model.gen.json');
-    let firstPointMs = null;
-    for await (const e of fresh.stream({seed: 1, temperature: tau, maxLen: 1})) {
-      firstPointMs = performance.now();
-    }
+    const [firstPointMs] = await firstPoint('/extra/model.gen.json');
     const main = await timed('/extra/model.gen.json');
-    const batch = [];
-    for (let r = 0; r < repeats; r++) {
-      const t0 = performance.now();
-      const out = await main.model.generate({n: 8, seed: r, temperature: tau, maxLen: steps});
-      batch.push((performance.now() - t0) / (Math.max(...out.map(s => s.length)) + 1));
-    }
+    const batch = await batch8(main.model);
     const js = await timed('/extra/model.gen.json', {backend: 'js'});
     const exported = await timed('/model/manifest.json');
     document.body.textContent = 'ours: ' + main.times.map(t => t.toFixed(0)).join(', ') + ' ms';
@@ -111,6 +130,25 @@ async function timed(source, options = {}) {
                         crossOriginIsolated: self.crossOriginIsolated}, '*');
   } catch (e) {
     parent.postMessage({side: 'ours', error: String(e && e.stack || e)}, '*');
+  }
+})();
+</script>
+"""
+
+# The HyperLSTM export in a fresh iframe of its own, so that its first point is timed from
+# that frame's navigation start (TF.js, the graphs, the backends' load-time checks included).
+HYPER_HTML = """<!doctype html><meta charset="utf-8"><body>hyper: running ...
+""" + OURS_HEAD + """
+(async () => {
+  try {
+    const [firstPointMs, model] = await firstPoint('/extra/hyper/manifest.json');
+    const main = timedModel(model);
+    const batch = await batch8(model);
+    document.body.textContent = 'hyper: ' + main.times.map(t => t.toFixed(0)).join(', ') + ' ms';
+    parent.postMessage({side: 'hyper', times: main.times, backend: main.backend,
+                        notes: model.backendNotes, batch8MsPerStep: batch, firstPointMs}, '*');
+  } catch (e) {
+    parent.postMessage({side: 'hyper', error: String(e && e.stack || e)}, '*');
   }
 })();
 </script>
@@ -168,6 +206,13 @@ def make_model(gen_json_path):
   from sketch_rnn_tf.testing import model_from_hparams
   model = model_from_hparams("conditional=false", preset="magenta", scale_factor=50.0)
   return model, "random LSTM-512 (no .gen.json found)"
+
+
+def make_hyper_model():
+  """The paper preset's decoder, decoder-only (as the .gen.json), random weights: HyperLSTM
+  512, hyper cell 256, embeddings 32, M 20; the MDN head drawn so that sketches run long."""
+  from sketch_rnn_tf.testing import random_export_model
+  return random_export_model("conditional=false", preset="paper")
 
 
 def median(values):
@@ -246,8 +291,11 @@ def main(argv=None):
     print(f"converted {source} in {time.time() - t0:.1f} s", flush=True)
     extra = os.path.join(tmp, "extra")
     os.makedirs(extra)
+    t0 = time.time()
+    tfjs_convert.convert(make_hyper_model(), os.path.join(extra, "hyper"))
+    print(f"converted {HYPER_SOURCE} in {time.time() - t0:.1f} s", flush=True)
     pages = {"bench.html": BENCH_HTML % {"steps": args.steps}, "ours.html": OURS_HTML,
-             "magenta.html": MAGENTA_HTML}
+             "magenta.html": MAGENTA_HTML, "hyper.html": HYPER_HTML}
     for name, text in pages.items():
       with open(os.path.join(extra, name), "w", encoding="utf-8") as f:
         f.write(text)
@@ -264,7 +312,7 @@ def main(argv=None):
             args=CHROMIUM_FLAGS)
         page = context.new_page()
         page.goto(f"{url}extra/bench.html?steps={args.steps}&repeats={args.repeats}")
-        page.wait_for_function("Object.keys(window.results).length == 2", timeout=600000)
+        page.wait_for_function("Object.keys(window.results).length == 3", timeout=900000)
         results = page.evaluate("window.results")
         if args.demo_screenshot:
           demo_screenshot(context, url, args.demo_screenshot)
@@ -274,10 +322,10 @@ def main(argv=None):
   finally:
     shutil.rmtree(tmp, ignore_errors=True)
 
-  for side in ("ours", "magenta"):
+  for side in ("ours", "magenta", "hyper"):
     if "error" in results[side]:
       sys.exit(f"{side} failed: {results[side]['error']}")
-  ours, magenta = results["ours"], results["magenta"]
+  ours, magenta, hyper = results["ours"], results["magenta"], results["hyper"]
   magenta_runs = {b: t for b, t in magenta["byBackend"].items() if t}
   best = min(magenta_runs, key=lambda b: median(magenta_runs[b]))
   figures = {
@@ -301,11 +349,23 @@ def main(argv=None):
       "magenta_ms_median": round(median(magenta_runs[best]), 1),
       "magenta_ms_min": round(min(magenta_runs[best]), 1),
   }
+  figures.update({
+      "hyper_model": HYPER_SOURCE, "hyper_backend": hyper["backend"],
+      "hyper_notes": hyper["notes"],
+      "hyper_single_ms_median": round(median(hyper["times"]), 1),
+      "hyper_single_ms_min": round(min(hyper["times"]), 1),
+      "hyper_batch8_ms_per_step_median": round(median(hyper["batch8MsPerStep"]), 3),
+      "hyper_first_point_ms": round(hyper["firstPointMs"], 1),
+  })
   figures["ours_over_magenta"] = round(figures["ours_ms_median"] / figures["magenta_ms_median"],
                                        3)
   print(f"ours ({figures['ours_backend']}): {figures['ours_ms_median']} ms per "
         f"{args.steps}-step sketch; @magenta/sketch ({best}): {figures['magenta_ms_median']} ms; "
         f"ratio {figures['ours_over_magenta']}")
+  print(f"HyperLSTM export ({figures['hyper_backend']}): {figures['hyper_single_ms_median']} ms "
+        f"per {args.steps}-step sketch, batch of 8 "
+        f"{figures['hyper_batch8_ms_per_step_median']} ms per step, first point after "
+        f"{figures['hyper_first_point_ms']} ms")
   print(json.dumps(figures))
 
 

@@ -3,7 +3,7 @@
 Every path that runs a cell calls these: the Keras cell's `call`/`step`
 (`lstm_cell.SketchLSTMCell`), the training recurrence's forward pass and the
 backward pass that re-uses its saved values (`fast_recurrence`), the sampler's
-step (`sampler.decode_loop`) and the TF.js decode step (`export.signatures`).
+step (`sampler.decode_loop`) and the TF.js decode step (`export.tfjs_graphs`).
 
 All three cells share the LSTM update (gates i, j, f, o; forget bias b_f):
 
@@ -95,6 +95,7 @@ class CellSpec:
 
 
 MEANS = ("reduce", "matmul")
+SCALE_PRODUCTS = ("einsum", "batch_matmul")   # see `hyper_scales`
 # The weights that are matmul operands, cast once by `prepare` to the spec's matmul dtype.
 MATMUL_WEIGHTS = ("w_h", "w_z", "w_ab", "w_xh_t")
 
@@ -291,16 +292,28 @@ def prepare(spec, w):
   return w
 
 
-def hyper_scales(spec, w, z, count=12):
+def hyper_scales(spec, w, z, count=12, products="einsum"):
   """The first `count` of the 12 scales/biases [B, count, H] (4 alpha_x, 4 alpha_h, 4 beta,
-  one per gate) from the embeddings z [B, 12E]."""
+  one per gate) from the embeddings z [B, 12E].
+
+  products: how the 12 per-group products z_g W_ab,g are written, one of SCALE_PRODUCTS:
+  one einsum (what training runs, under XLA and in graph mode), or a batched matmul over
+  the groups between two transposes, the same products with ops that TF.js's wasm backend
+  has kernels for (it has no Einsum).
+  """
+  if products not in SCALE_PRODUCTS:
+    raise ValueError(f"products must be one of {SCALE_PRODUCTS}, not {products!r}")
   batch = tf.shape(z)[0]
   w_ab = w["w_ab"][:count]
   z3 = tf.reshape(tf.cast(z, w_ab.dtype), [batch, 12, spec.embedding_size])[:, :count]
-  return tf.cast(tf.einsum("bge,geh->bgh", z3, w_ab), tf.float32)
+  if products == "einsum":
+    return tf.cast(tf.einsum("bge,geh->bgh", z3, w_ab), tf.float32)
+  ab = tf.matmul(tf.transpose(z3, [1, 0, 2]), w_ab)          # [count, B, H]
+  return tf.cast(tf.transpose(ab, [1, 0, 2]), tf.float32)
 
 
-def step(spec, w, x, state, masks=None, layout="projected", keep=False, means="reduce"):
+def step(spec, w, x, state, masks=None, layout="projected", keep=False, means="reduce",
+         scale_products="einsum"):
   """One step of a cell.
 
   spec: the CellSpec. w: `prepare`d weights. x: the input projection x W_x
@@ -309,6 +322,7 @@ def step(spec, w, x, state, masks=None, layout="projected", keep=False, means="r
   or [c, h, hyper_c, hyper_h]. masks: the dropout keep mask [B, H] (a pair for
   a HyperLSTM) or None. keep: also return the values the backward pass needs.
   means: how layer norm takes its means, one of MEANS (see the module docstring).
+  scale_products: how a HyperLSTM makes its scales, one of SCALE_PRODUCTS (`hyper_scales`).
   Returns (h', new state, kept); kept is {} unless `keep`.
   """
   if layout not in LAYOUTS:
@@ -333,7 +347,7 @@ def step(spec, w, x, state, masks=None, layout="projected", keep=False, means="r
     new_hh, new_hc, hsaved = lstm_update(spec.hyper, hw_h, s_hyp, hc, hyper_mask, means, keep)
     hw = matmul(h, w["w_h"])
     z = matmul(new_hh, w["w_z"]) + w["b_z"]
-    ab = hyper_scales(spec, w, z)
+    ab = hyper_scales(spec, w, z, products=scale_products)
     batch = tf.shape(z)[0]
     x4 = tf.reshape(xw, [batch, 4, spec.units])
     h4 = tf.reshape(hw, [batch, 4, spec.units])

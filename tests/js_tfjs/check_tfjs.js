@@ -1,7 +1,8 @@
 // Runs converted Sketch-RNN graphs in Node with pure @tensorflow/tfjs 4.22 (CPU backend),
-// for tests/test_tfjs.py.
+// for tests/test_tfjs.py: the graphs as the sketch-rnn-tf library (export/web/src) loads
+// them, and the library's own per-step sampling loop.
 //
-//   node check_tfjs.js <node_modules parent dir> <request.json> > result.json
+//   node check_tfjs.js <export/web dir> <request.json> > result.json
 //
 // request.json: {"tfjs_dir": ..., "decode_step": {prev, state, z?, labels?},
 //                "sample": {temperature, noise, z?, labels?}, "encode"?: {strokes, lengths}}
@@ -18,41 +19,58 @@ const [webDir, requestPath] = process.argv.slice(2);
 const requireWeb = createRequire(path.join(path.resolve(webDir), 'package.json'));
 const tf = requireWeb('@tensorflow/tfjs');
 
-// A GraphModel from files: pure tfjs has no file:// handler (tfjs-node has one).
-function loadFromFiles(dir) {
-  return rel => {
-    const jsonPath = path.join(dir, rel);
-    const modelJson = JSON.parse(fs.readFileSync(jsonPath, 'utf8'));
-    const handler = {
-      load: async () => {
-        const specs = [];
-        const buffers = [];
-        for (const group of modelJson.weightsManifest) {
-          specs.push(...group.weights);
-          for (const p of group.paths) buffers.push(fs.readFileSync(path.join(path.dirname(jsonPath), p)));
-        }
-        const all = Buffer.concat(buffers);
-        return {
-          modelTopology: modelJson.modelTopology, format: modelJson.format,
-          generatedBy: modelJson.generatedBy, convertedBy: modelJson.convertedBy,
-          signature: modelJson.signature, userDefinedMetadata: modelJson.userDefinedMetadata,
-          weightSpecs: specs,
-          weightData: all.buffer.slice(all.byteOffset, all.byteOffset + all.byteLength),
-        };
-      },
-    };
-    return tf.loadGraphModel(handler);
-  };
+// The converted whole loop (`sample`), which the library does not load: a GraphModel from
+// files (pure tfjs has no file:// handler; tfjs-node has one).
+async function loadSampleGraph(dir, manifest) {
+  const jsonPath = path.join(dir, manifest.graphs.sample.path);
+  const modelJson = JSON.parse(fs.readFileSync(jsonPath, 'utf8'));
+  const specs = [];
+  const buffers = [];
+  for (const group of modelJson.weightsManifest) {
+    specs.push(...group.weights);
+    for (const p of group.paths) buffers.push(fs.readFileSync(path.join(path.dirname(jsonPath), p)));
+  }
+  const all = Buffer.concat(buffers);
+  return tf.loadGraphModel({load: async () => ({
+    modelTopology: modelJson.modelTopology, format: modelJson.format,
+    generatedBy: modelJson.generatedBy, convertedBy: modelJson.convertedBy,
+    signature: modelJson.signature, userDefinedMetadata: modelJson.userDefinedMetadata,
+    weightSpecs: specs,
+    weightData: all.buffer.slice(all.byteOffset, all.byteOffset + all.byteLength),
+  })});
+}
+
+// The whole loop in the converted graph (executeAsync): temperature [B], noise [T][B][4]
+// -> {strokes: [B][T][5] px (end rows after the end), lengths}.
+async function sampleGraph(graph, engine, {temperature, noise, z = null, labels = null}) {
+  const batch = temperature.length;
+  const g = engine.manifest.graphs.sample;
+  const feed = engine.feed('sample', {
+    temperature: tf.tensor1d(temperature, 'float32'),
+    noise: tf.tensor3d(noise, [noise.length, batch, 4], 'float32'),
+    z: z ? tf.tensor2d(z, [batch, engine.zSize], 'float32') : null,
+    labels: labels ? tf.tensor1d(labels, 'int32') : null,
+  });
+  try {
+    const outs = await graph.executeAsync(feed, [g.outputs.strokes.node, g.outputs.lengths.node]);
+    const result = {strokes: await outs[0].array(), lengths: await outs[1].array()};
+    tf.dispose(outs);
+    return result;
+  } finally {
+    tf.dispose(Object.values(feed));
+  }
 }
 
 async function main() {
-  // An ES module (it shares the library's sampling helpers): imported, not required.
-  const SketchModel = (await import(
-      pathToFileURL(path.join(path.resolve(webDir), 'sketch_model.mjs')).href)).default;
-  await tf.setBackend('cpu');
+  // ES modules: imported, not required.
+  const src = rel => pathToFileURL(path.join(path.resolve(webDir), 'src', rel)).href;
+  const {SketchRNN} = await import(src('index.js'));
   const request = JSON.parse(fs.readFileSync(requestPath, 'utf8'));
-  const manifest = JSON.parse(fs.readFileSync(path.join(request.tfjs_dir, 'manifest.json'), 'utf8'));
-  const model = await SketchModel.load(tf, manifest, loadFromFiles(request.tfjs_dir));
+  const manifestPath = path.join(request.tfjs_dir, 'manifest.json');
+  const manifest = JSON.parse(fs.readFileSync(manifestPath, 'utf8'));
+  // Data pixels in and out (pixel factor 1), on the CPU backend (the load-time check runs).
+  const library = await SketchRNN.load(manifestPath, {tf, backend: 'tfjs-cpu', pixelFactor: 1});
+  const model = library.engine;  // the GraphDecoder: the graphs and their feeds
   const result = {backend: tf.getBackend(), ms: {}};
 
   let t0;
@@ -88,23 +106,23 @@ async function main() {
     if (!request.decode_step) { process.stdout.write(JSON.stringify(result)); return; }
   }
 
-  // The converted loop, and the same noise through the per-step JS loop.
+  // The converted loop, and the same noise through the library's per-step loop.
   const s = request.sample;
   t0 = Date.now();
   try {  // reported, not fatal: the per-step loop below is checked either way
-    result.sample_graph = await model.sampleGraph(s.temperature, s.noise, s.z || null,
-                                                  s.labels || null);
+    result.sample_graph = await sampleGraph(await loadSampleGraph(request.tfjs_dir, manifest),
+                                            model, s);
   } catch (e) {
     result.sample_graph = {error: String(e && e.message || e)};
   }
   result.ms.sample_graph = Date.now() - t0;
   t0 = Date.now();
-  const batch = s.temperature.length;
-  const st = model.start(batch, s.z || null, s.labels || null);
-  result.sample_js = model.continue(st, {temperature: s.temperature[0], maxLen: s.noise.length,
-                                         noise: s.noise});
+  const points = await library.generate({n: s.temperature.length, temperature: s.temperature[0],
+                                         maxLen: s.noise.length, noise: s.noise,
+                                         z: s.z || undefined, labels: s.labels || undefined});
+  result.sample_js = {points, lengths: points.map(p => p.length)};
   result.ms.sample_js = Date.now() - t0;
-  model.dispose(st);
+  library.dispose();
   process.stdout.write(JSON.stringify(result));
 }
 

@@ -48,6 +48,28 @@ def test_step_matches_numpy(kind, keep):
     np.testing.assert_allclose(got.numpy(), want, atol=3e-5)
 
 
+@pytest.mark.parametrize("products", lstm_math.SCALE_PRODUCTS)
+def test_hyper_scale_products_match_numpy(products):
+  """Each way of writing the HyperLSTM's scale products (the einsum training runs, the
+  batched matmul of the TF.js export) against the per-gate numpy loop."""
+  cell, rng = _cell("hyper", 0.7, seed=4)
+  x = rng.normal(size=(B, D))
+  state = [rng.normal(size=(B, n)) for n in cell.state_size]
+  masks = _masks("hyper", 0.7, rng)
+  weights = lstm_math.prepare(cell.spec, cell.recurrence_weights())
+  out, new_state, _ = lstm_math.step(
+      cell.spec, weights, cell.project_inputs(tf.constant(x, tf.float32)),
+      [tf.constant(v, tf.float32) for v in state],
+      tf.nest.map_structure(lambda m: tf.constant(m, tf.float32), masks),
+      scale_products=products)
+  ref_h, ref_state = np_cell_step(cell_weights(cell), x, state, "hyper", E, masks, 0.7)
+  np.testing.assert_allclose(out.numpy(), ref_h, atol=3e-5)
+  for got, want in zip(new_state, ref_state):
+    np.testing.assert_allclose(got.numpy(), want, atol=3e-5)
+  with pytest.raises(ValueError, match="products must be one of"):
+    lstm_math.hyper_scales(cell.spec, weights, tf.zeros([B, 12 * E]), products="loop")
+
+
 @pytest.mark.parametrize("kind", lstm_math.CELL_KINDS)
 def test_keras_rnn_of_the_decoder_cell_is_the_model(kind):
   """keras.layers.RNN(model.decoder.cell) + model.decoder.head = the model's fast path."""
