@@ -139,7 +139,10 @@ def unroll_fast(cell, xw, initial_state, lengths=None, keep_masks=None):
 
   @tf.custom_gradient
   def core(*args):
-    xw_in = args[:n_x]             # batch-major [B, T, n]: step t reads xw[:, t]
+    xw_in = args[:n_x]             # batch-major [B, T, n]
+    # Time-major once: a step's row of a [T, ...] tensor is a view (TensorFlow
+    # slices the leading axis without copying), of a [B, T, ...] one a strided copy.
+    xw_tm = [time_major(x) for x in xw_in]
     state0 = list(args[n_x:n_x + n_s])
     wt = dict(zip(names, args[n_x + n_s:n_x + n_s + len(names)]))
     if hyper:
@@ -153,7 +156,7 @@ def unroll_fast(cell, xw, initial_state, lengths=None, keep_masks=None):
       return tf.TensorArray(_storage_dtype(dt), size=steps)
 
     def body(t, state, out_ta, tas):
-      x_t = tuple(x[:, t] for x in xw_in) if hyper else xw_in[0][:, t]
+      x_t = tuple(x[t] for x in xw_tm) if hyper else xw_tm[0][t]
       new_h, new_state, kept = lstm_math.step(spec, w, x_t, state, masks_at(t), keep=True,
                                               means="matmul")
       if lengths is not None:
@@ -171,7 +174,7 @@ def unroll_fast(cell, xw, initial_state, lengths=None, keep_masks=None):
     out.set_shape([None, None, units])
 
     def grad(*dys):
-      dout = _zeros_if_none(dys[0], out)             # [B, T, H]: step t reads dout[:, t]
+      dout = time_major(_zeros_if_none(dys[0], out))   # [T, B, H]
       dfinal = [_zeros_if_none(g, s) for g, s in zip(dys[1:], final_state)]
       # Transposed once here, not in every step's matmul.
       w_h_t = tf.transpose(w["w_h"])
@@ -199,14 +202,14 @@ def unroll_fast(cell, xw, initial_state, lengths=None, keep_masks=None):
           carried, passed = dstate, None
         acc = dict(acc)
         dpre, dc_in, acc["m"] = lstm_math.lstm_update_grad(
-            spec, w, dout[:, t] + carried[1], carried[0], saved_of("", t, spec.layer_norm),
+            spec, w, dout[t] + carried[1], carried[0], saved_of("", t, spec.layer_norm),
             kept["c_in"][t], mask_at(0, t), acc["m"])
         if not hyper:
           new_d = [dc_in, lstm_math.matmul(dpre, w_h_t)]
           gtas = {"ds": gtas["ds"].write(t, _to_storage(dpre, mdt))}
         else:
           dpre4 = tf.reshape(dpre, [batch, 4, units])
-          x4 = tf.reshape(xw_in[0][:, t], [batch, 4, units])
+          x4 = tf.reshape(xw_tm[0][t], [batch, 4, units])
           h4 = tf.reshape(tf.cast(kept["hw"][t], dtype), [batch, 4, units])
           # The 12 scales' and biases' gradients feed the embeddings' (dz) and,
           # summed over steps here, W_alpha's and W_beta's; kept per step they
@@ -299,9 +302,7 @@ def _unroll_fused_lstm(ops, cell, xw, initial_state, lengths, keep_masks):
   def core(xw_in, c0, h0, w_h, bias):
     w_h_m = tf.cast(w_h, mdt)
     steps = tf.shape(xw_in)[1]
-    # Time-major once: a step's row of a [T, ...] tensor is a view (TensorFlow
-    # slices the leading axis without copying), of a [B, T, ...] one a strided copy.
-    xw_tm = time_major(xw_in)
+    xw_tm = time_major(xw_in)      # a view per step, as in `unroll_fast`
     no_mask = tf.zeros([0], dtype)
     no_alive = tf.zeros([0], tf.bool)
 
