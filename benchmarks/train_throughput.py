@@ -15,6 +15,9 @@ machine, as the trainer does) or `xla_float32`, `graph_bfloat16`, ...
 Prints per config and path: sketches/s, the model's useful FLOPs per step
 (matmul work on real, unpadded points, forward and backward), the achieved
 GFLOP/s, its ratio to the float32 peak and to the best-precision peak, the
+same counting the decoder over every step of the loss (a preset padded to
+N_max sums L_p over all N_max steps, as the paper's loss does, so the
+decoder's steps after each sketch's end are part of the objective), the
 path line and peak RSS; with --profile_steps, where one step's time goes by
 op type (matmuls, elementwise, loop state, the executor's dispatch). The last line is one JSON object; its unsuffixed keys
 (`hyper_sketches_per_s`, ...) are the first path's.
@@ -51,16 +54,16 @@ PRESETS = {"hyper": "paper", "lstm": "magenta", "quick": "quickstart"}
 
 
 def forward_flops_per_point(hp):
-  """Matmul FLOPs (2 per multiply-add) of one real point through the model."""
+  """Matmul FLOPs (2 per multiply-add) of one point through (encoder, decoder and MDN head)."""
   e, d = hp.enc_rnn_size, hp.dec_rnn_size
-  flops = 2 * 2 * (5 * 4 * e + e * 4 * e)                   # bi-LSTM encoder
-  flops += 2 * (5 * 4 * d + d * 4 * d)                       # decoder (z part once per sketch)
-  flops += 2 * d * (3 + 6 * hp.num_mixture)                  # MDN head
+  encoder = 2 * 2 * (5 * 4 * e + e * 4 * e)                 # bi-LSTM encoder
+  decoder = 2 * (5 * 4 * d + d * 4 * d)                     # decoder (z part once per sketch)
+  decoder += 2 * d * (3 + 6 * hp.num_mixture)                # MDN head
   if hp.dec_model == "hyper":
     hh, emb = hp.hyper_num_units, hp.hyper_embedding_size
-    flops += 2 * (5 * 4 * hh + (d + hh) * 4 * hh)            # hyper cell
-    flops += 2 * (hh * 12 * emb + 12 * emb * d)              # embeddings and scales
-  return flops
+    decoder += 2 * (5 * 4 * hh + (d + hh) * 4 * hh)          # hyper cell
+    decoder += 2 * (hh * 12 * emb + 12 * emb * d)            # embeddings and scales
+  return encoder, decoder
 
 
 def parse_path(name):
@@ -109,15 +112,23 @@ def run_worker(kind, path_name):
     seen.add(int(batch["strokes"].shape[1]))
     step(batch)
   compile_s = time.perf_counter() - start
-  points = 0
+  points = loss_steps = 0
   start = time.perf_counter()
   for _ in range(FLAGS.steps):
     batch = next(it)
     points += int(batch["lengths"].numpy().sum())
+    loss_steps += hp.batch_size * (int(batch["strokes"].shape[1]) - 1)
     logs = step(batch)
   float(logs["loss"])
   elapsed = time.perf_counter() - start
-  flops = 3 * forward_flops_per_point(hp) * points / FLAGS.steps  # forward + backward
+  encoder, decoder = forward_flops_per_point(hp)
+  flops = 3 * (encoder + decoder) * points / FLAGS.steps  # forward + backward
+  # Padded to N_max, L_p sums over every step up to N_max (the paper's loss): the
+  # decoder's steps after a sketch's end are terms of the objective, the encoder's not.
+  if hp.pad_to_max_len:
+    loss_flops = 3 * (encoder * points + decoder * loss_steps) / FLAGS.steps
+  else:
+    loss_flops = flops
   peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
   profile = None
   if FLAGS.profile_steps:  # after the RSS reading: the profiler's trace takes memory
@@ -131,6 +142,7 @@ def run_worker(kind, path_name):
       "sketches_per_s": FLAGS.steps * hp.batch_size / elapsed,
       "step_ms": 1000 * elapsed / FLAGS.steps, "useful_gflop_per_step": flops / 1e9,
       "achieved_gflops": flops * FLAGS.steps / elapsed / 1e9, "compile_s": compile_s,
+      "loss_steps_gflops": loss_flops * FLAGS.steps / elapsed / 1e9,
       "peak_rss_mb": peak_rss_mb,
       "loss": float(np.asarray(logs["loss"])),
   }
@@ -174,7 +186,10 @@ def main(_):
             f"{r['useful_gflop_per_step']:.1f} useful GFLOP/step, "
             f"{r['achieved_gflops']:.1f} GFLOP/s = {r['achieved_gflops'] / fp32:.2f} x float32 "
             f"peak, {r['achieved_gflops'] / best:.2f} x best-precision peak; "
-            f"peak RSS {r['peak_rss_mb']:.0f} MB, compile {r['compile_s']:.0f} s", flush=True)
+            f"peak RSS {r['peak_rss_mb']:.0f} MB, compile {r['compile_s']:.0f} s\n"
+            f"        counting the decoder over every step of the loss (N_max when padded to "
+            f"it): {r['loss_steps_gflops']:.1f} GFLOP/s = "
+            f"{r['loss_steps_gflops'] / fp32:.2f} x float32 peak", flush=True)
       if r["profile"]:
         print(f"        profile of one batch (T = {r['profile']['T']}):\n"
               + op_profile.format_table(r["profile"]), flush=True)
@@ -186,6 +201,9 @@ def main(_):
       results[f"{kind}_useful_gflop_per_step{suffix}"] = round(r["useful_gflop_per_step"], 2)
       results[f"{kind}_vs_float32_peak{suffix}"] = round(r["achieved_gflops"] / fp32, 3)
       results[f"{kind}_vs_best_peak{suffix}"] = round(r["achieved_gflops"] / best, 3)
+      results[f"{kind}_loss_steps_gflops{suffix}"] = round(r["loss_steps_gflops"], 1)
+      results[f"{kind}_loss_steps_vs_float32_peak{suffix}"] = round(
+          r["loss_steps_gflops"] / fp32, 3)
       results[f"{kind}_peak_rss_mb{suffix}"] = round(r["peak_rss_mb"])
       results[f"{kind}_path{suffix}"] = r["path_line"]
       results["peak_rss_mb"] = max(results["peak_rss_mb"], round(r["peak_rss_mb"]))

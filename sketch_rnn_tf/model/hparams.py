@@ -4,7 +4,7 @@ Presets:
   paper    -- the paper's setting: bi-LSTM 256 encoder, HyperLSTM 512 decoder
               (hyper 256, embedding 32), z 128, M 20, batch 100, lr 1e-3.
   magenta  -- the reference code's defaults (LSTM 512 decoder).
-  quickstart -- small enough to draw recognisable sketches after ~10 minutes on
+  quickstart -- small enough to draw recognisable sketches after ~13 minutes on
               a 2-core CPU (the README's main job).
   tiny     -- a few-thousand-parameter model for tests.
 The saved JSON beside a checkpoint is what every tool reloads.
