@@ -305,11 +305,15 @@ def test_fused_kernel_names_a_bad_shape():
 
 def test_kernel_library_is_named_by_its_source_and_rebuilt_when_missing(tmp_path, monkeypatch):
   """A library built elsewhere (another source, TensorFlow or CPU) is never loaded: the
-  name hashes them; a missing one is compiled, written whole under its final name."""
+  name hashes them; a missing one is compiled, written whole under its final name, and
+  earlier builds beside it go."""
   require_kernels()
   monkeypatch.setenv(kernels.ENV_DIR, str(tmp_path))
   path = kernels.library_path()
   assert os.path.dirname(path) == str(tmp_path) and not os.path.exists(path)
+  stale = tmp_path / (kernels.PREFIX + "0123456789abcdef.so")   # an earlier source's build
+  stale.write_bytes(b"old")
   assert kernels.build() == path and os.path.getsize(path) > 0
-  assert os.listdir(tmp_path) == [os.path.basename(path)]   # no temporary left behind
+  # No temporary left behind, and the earlier build removed.
+  assert os.listdir(tmp_path) == [os.path.basename(path)]
   tf.load_op_library(path)

@@ -9,7 +9,7 @@ upgraded TensorFlow or a copied tree never loads a stale or foreign build.
 It goes beside the source, or where SKETCH_RNN_KERNEL_DIR points, or (if
 the package directory is read-only) under ~/.cache/sketch_rnn_tf; it is
 written to a temporary name and renamed, so parallel builds (test workers)
-never load a half-written file.
+never load a half-written file, and earlier builds beside it are removed.
 
 Where no compiler or no build is possible, `load()` returns None and the
 reason, and the recurrences run on TensorFlow's own ops (same results).
@@ -30,6 +30,7 @@ SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "lstm_step.cc"
 CXX = os.environ.get("CXX", "g++")
 CXXFLAGS = ("-shared", "-fPIC", "-O3", "-march=native", "-Wno-deprecated-declarations")
 ENV_DIR = "SKETCH_RNN_KERNEL_DIR"
+PREFIX = "_lstm_step_"
 
 
 def _tf_flags():
@@ -51,7 +52,7 @@ def library_path():
     h.update(f.read())
   for part in (version, " ".join(compile_flags + link_flags + list(CXXFLAGS)), _cpu_key()):
     h.update(b"\0" + part.encode())
-  name = f"_lstm_step_{h.hexdigest()[:16]}.so"
+  name = f"{PREFIX}{h.hexdigest()[:16]}.so"
   directory = os.environ.get(ENV_DIR)
   if not directory:
     directory = os.path.dirname(SOURCE)
@@ -81,6 +82,14 @@ def build(path=None):
   finally:
     if os.path.exists(tmp):
       os.remove(tmp)
+  # Builds of an earlier source, TensorFlow or CPU would only pile up (a process that
+  # has one loaded keeps its mapping).
+  for name in os.listdir(os.path.dirname(path)):
+    if name.startswith(PREFIX) and name.endswith(".so") and name != os.path.basename(path):
+      try:
+        os.remove(os.path.join(os.path.dirname(path), name))
+      except OSError:
+        pass
   return path
 
 
