@@ -4,6 +4,8 @@ The plain LSTM's fused CPU kernel (`layers/kernels`, `CellSpec.fused`) is held t
 the same references: autodiff of TensorFlow's ops and the float64 equations.
 """
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -316,4 +318,11 @@ def test_kernel_library_is_named_by_its_source_and_rebuilt_when_missing(tmp_path
   assert kernels.build() == path and os.path.getsize(path) > 0
   # No temporary left behind, and the earlier build removed.
   assert os.listdir(tmp_path) == [os.path.basename(path)]
-  tf.load_op_library(path)
+  # It loads (in another process: a second copy of the kernels in this one would
+  # register every kernel twice, and TensorFlow then refuses to run them).
+  done = subprocess.run([sys.executable, "-c", "import sys, tensorflow as tf; "
+                         "print(hasattr(tf.load_op_library(sys.argv[1]), 'sketch_rnn_lstm_step_forward'))",
+                         path],
+                        capture_output=True, text=True, timeout=300,
+                        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
+  assert done.returncode == 0 and done.stdout.strip() == "True", done.stderr[-2000:]
