@@ -94,7 +94,7 @@ def run_worker(kind, path_name):
   train = data["train"]
   model = SketchRNN(hp, data.scale_factor)
   model.build()
-  model.set_precision(path.precision, path.fused)
+  model.set_precision(path.precision, path.fused, path.batch_parts)
   model.optimizer = make_optimizer(hp)
   model.optimizer.build(model.trainable_variables)
   model.compile_gradients(path.jit_compile)

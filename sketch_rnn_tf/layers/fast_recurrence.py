@@ -102,6 +102,42 @@ def _kept_names(spec):
 
 def unroll_fast(cell, xw, initial_state, lengths=None, keep_masks=None):
   """Same arguments and results as `recurrence.unroll_autodiff`, hand-written gradient."""
+  if cell.spec.batch_parts > 1 and lstm_math.fused_ops(cell.spec) is not None:
+    return _unroll_in_parts(cell, xw, initial_state, lengths, keep_masks)
+  return _unroll_whole(cell, xw, initial_state, lengths, keep_masks)
+
+
+def _unroll_in_parts(cell, xw, initial_state, lengths, keep_masks):
+  """`unroll_fast` on `spec.batch_parts` slices of the batch, each its own loop.
+
+  A recurrence is a chain of small dependent steps, one op at a time, so graph
+  mode's one-thread-per-op pools (`compute_path.Path.threads`) keep one core
+  busy; independent loops over parts of the batch run side by side (magenta
+  config, 2 cores: 48-51 -> 62-65 sketches/s). Rows never mix, so the results
+  are those of one loop; the weights' gradients add up over the parts.
+  """
+  parts = cell.spec.batch_parts
+  batch = tf.shape(initial_state[0])[0]
+  sizes = [(batch + k) // parts for k in range(parts)]     # sums to batch
+
+  def split(t, axis=0):
+    return tf.split(t, sizes, axis=axis)
+
+  def split_all(v, axis=0):
+    """A tensor, a tuple of tensors or None -> one per part."""
+    if v is None:
+      return [None] * parts
+    if isinstance(v, (tuple, list)):
+      return list(zip(*(split(t, axis) for t in v)))
+    return split(v, axis)
+
+  results = [_unroll_whole(cell, x, list(s), n, m) for x, s, n, m in zip(
+      split_all(xw), split_all(initial_state), split_all(lengths), split_all(keep_masks, 1))]
+  out = tf.concat([r[0] for r in results], 0)
+  return out, [tf.concat(list(s), 0) for s in zip(*(r[1] for r in results))]
+
+
+def _unroll_whole(cell, xw, initial_state, lengths=None, keep_masks=None):
   spec = cell.spec
   if spec.hyper is None and not spec.layer_norm:
     ops = lstm_math.fused_ops(spec)

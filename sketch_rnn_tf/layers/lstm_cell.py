@@ -95,18 +95,19 @@ class SketchLSTMCell(keras.layers.Layer):
         self.units, self.layer_norm, self.keep_prob, self.forget_bias,
         None if self.hyper is None else self.hyper.spec, self.hyper_embedding_size)
 
-  def set_matmul_dtype(self, dtype, fused=False):
-    """The matmuls' operand dtype, "float32" or "bfloat16" (`lstm_math.matmul`), and
-    whether a plain LSTM's training recurrence runs in the fused CPU kernel
-    (`CellSpec.fused`): ways of computing, not part of the model (weights stay
-    float32; not in the config)."""
+  def set_matmul_dtype(self, dtype, fused=False, batch_parts=1):
+    """The matmuls' operand dtype, "float32" or "bfloat16" (`lstm_math.matmul`),
+    whether the training recurrence runs in the fused CPU kernels and in how many
+    loops over slices of the batch (`CellSpec.fused`, `batch_parts`): ways of
+    computing, not part of the model (weights stay float32; not in the config)."""
     if dtype not in lstm_math.MATMUL_DTYPES:
       raise ValueError(f"matmul dtype must be one of {lstm_math.MATMUL_DTYPES}, not {dtype!r}")
     hyper = None
     if self.hyper is not None:
-      self.hyper.set_matmul_dtype(dtype, fused)
+      self.hyper.set_matmul_dtype(dtype, fused, batch_parts)
       hyper = self.hyper.spec
-    self.spec = dataclasses.replace(self.spec, matmul_dtype=dtype, hyper=hyper, fused=bool(fused))
+    self.spec = dataclasses.replace(self.spec, matmul_dtype=dtype, hyper=hyper, fused=bool(fused),
+                                    batch_parts=int(batch_parts))
 
   @property
   def state_size(self):

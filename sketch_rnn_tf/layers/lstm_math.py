@@ -81,6 +81,9 @@ class CellSpec:
   # (`kernels/lstm_step.cc`, see `fused_ops`): a plain LSTM's whole step, a
   # layer-norm update and its gradient.
   fused: bool = False
+  # With the fused kernels, the training recurrence runs this many independent
+  # loops over slices of the batch, side by side (`fast_recurrence`).
+  batch_parts: int = 1
 
   @property
   def weight_names(self):

@@ -100,16 +100,16 @@ class SketchRNN(keras.Model):
     self.decoder.build()
     self.built = True
 
-  def set_precision(self, precision, fused=False):
+  def set_precision(self, precision, fused=False, batch_parts=1):
     """How the recurrences' matmuls compute: "float32", or "bfloat16" operands with
-    float32 results, state, weights and loss (`lstm_math.matmul`); with `fused`, a
-    plain LSTM's training steps run in the fused CPU kernel (graph mode only,
-    `compute_path.Path.fused`)."""
+    float32 results, state, weights and loss (`lstm_math.matmul`); with `fused`, the
+    training recurrences run in the fused CPU kernels (graph mode only), in
+    `batch_parts` loops side by side (`compute_path.Path.fused`, `batch_parts`)."""
     cells = [self.decoder.cell]
     if self.encoder is not None:
       cells += [self.encoder.forward_cell, self.encoder.backward_cell]
     for cell in cells:
-      cell.set_matmul_dtype(precision, fused)
+      cell.set_matmul_dtype(precision, fused, batch_parts)
     self.precision = precision
 
   @property

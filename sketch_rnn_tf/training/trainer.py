@@ -324,7 +324,7 @@ def train(config, strategy=None):
   print(path.line("training"), flush=True)
   strategy = strategy or make_strategy(config.strategy)
   model = build_model(hp, scale_factor, data.class_names, config.seed, strategy)
-  model.set_precision(path.precision, path.fused)
+  model.set_precision(path.precision, path.fused, path.batch_parts)
   ckpt = Checkpoints(model, config.model_dir, strategy, config.keep_checkpoints)
   latest = ckpt.restore()
   step = int(model.optimizer.iterations.numpy())

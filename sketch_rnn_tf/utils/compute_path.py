@@ -34,7 +34,9 @@ the project's machines (BUILD.md, "Choosing the path"):
   LSTM decoder) run in the fused kernel (`layers/kernels`, compiled for the
   machine) where it built: one op per step instead of ~30 elementwise ops,
   casts and the length freeze (`Machine.kernel_error` says why not; XLA
-  fuses those itself and cannot run a custom op).
+  fuses those itself and cannot run a custom op). With one thread per op,
+  each recurrence also runs as one loop per core over slices of the batch
+  (`Path.batch_parts`), so that both cores have steps to run.
 
 Flags override either choice (`--jit_compile`, `--precision`); the line then
 says "as asked".
@@ -80,6 +82,7 @@ class Path:
   threads: tuple = None            # (inter-op, intra-op) pool sizes; None: TensorFlow's
   fused: bool = False              # the plain LSTM's step in the fused CPU kernel
   kernel_error: str = ""           # why not, where graph mode could have used it
+  batch_parts: int = 1             # fused recurrences: loops over batch slices side by side
 
   @property
   def bfloat16(self):
@@ -89,7 +92,8 @@ class Path:
     mode = "XLA" if self.jit_compile else "graph mode"
     pools = ("" if self.threads is None else
              f"; {self.threads[0]} ops at once, {self.threads[1]} thread each")
-    fused = ("; LSTM steps in the fused kernel" if self.fused else
+    fused = ("; LSTM steps in the fused kernel" + (
+        f", {self.batch_parts} loops side by side" if self.batch_parts > 1 else "") if self.fused else
              f"; no fused kernel: {self.kernel_error}" if self.kernel_error else "")
     return (f"{what} path: {mode}, {self.precision} matmuls on the {self.device} "
             f"({self.reason}{pools}{fused})")
@@ -192,8 +196,11 @@ def choose(machine, jit_compile=AUTO, precision=AUTO, what="training"):
   could_fuse = device == "CPU" and not auto_jit and what == "training"
   fused = could_fuse and not machine.kernel_error
   kernel_error = machine.kernel_error if could_fuse and machine.kernel_error != "not checked" else ""
+  # One thread per op leaves a recurrence's chain of steps on one core: as many
+  # loops over slices of the batch as ops run at once.
+  batch_parts = threads[0] if fused and threads else 1
   return Path(auto_jit, "bfloat16" if auto_bf16 else "float32", why, device, threads, fused,
-              kernel_error)
+              kernel_error, batch_parts)
 
 
 def parse_jit_flag(value):

@@ -31,13 +31,13 @@ def require_kernels():
   return ops
 
 
-def make(kind, keep=1.0, seed=0, fused=False, precision="float32"):
+def make(kind, keep=1.0, seed=0, fused=False, precision="float32", batch_parts=1):
   cell = make_cell(kind, H, hyper_units=HH, hyper_embedding_size=E, keep_prob=keep,
                    name=f"{kind}_rnn")
   cell.build((None, D))
   if fused:
     require_kernels()
-  cell.set_matmul_dtype(precision, fused)
+  cell.set_matmul_dtype(precision, fused, batch_parts)
   rng = np.random.default_rng(seed)
   for v in cell.weights:  # random, non-initial weights: every term matters
     v.assign(rng.normal(0, 0.5, v.shape).astype(np.float32))
@@ -66,8 +66,8 @@ def loss_and_grads(fn, cell, xw, init, lengths, masks, up_out, up_state):
   return out, state, grads, [v.path for v in weights]
 
 
-def check(kind, use_lengths, use_masks, seed, fused=False):
-  cell, rng = make(kind, KEEP if use_masks else 1.0, seed, fused)
+def check(kind, use_lengths, use_masks, seed, fused=False, batch_parts=1):
+  cell, rng = make(kind, KEEP if use_masks else 1.0, seed, fused, batch_parts=batch_parts)
   xw, init = inputs(cell, rng)
   lengths = tf.constant([T, 3, 5], tf.int32) if use_lengths else None
   masks = cell.dropout_masks([T, B], key=[seed, 3]) if use_masks else None
@@ -75,7 +75,7 @@ def check(kind, use_lengths, use_masks, seed, fused=False):
   up_state = [tf.constant(rng.normal(0, 1, (B, n)), tf.float32) for n in cell.state_size]
   cell.set_matmul_dtype("float32")   # the reference: TensorFlow's ops
   ref = loss_and_grads(recurrence.unroll_autodiff, cell, xw, init, lengths, masks, up_out, up_state)
-  cell.set_matmul_dtype("float32", fused)
+  cell.set_matmul_dtype("float32", fused, batch_parts)
   got = loss_and_grads(unroll_fast, cell, xw, init, lengths, masks, up_out, up_state)
   np.testing.assert_allclose(got[0].numpy(), ref[0].numpy(), atol=1e-5)
   assert len(got[1]) == len(ref[1])
@@ -106,6 +106,14 @@ def test_values_and_gradients_match_autodiff(kind, fused, use_lengths, use_masks
   # Inputs (xw, initial state) and every weight the recurrence uses.
   expected = {"lstm": 1 + 2 + 2, "layer_norm": 1 + 2 + 5, "hyper": 2 + 4 + 11 + 5}[kind]
   assert checked == expected
+
+
+@pytest.mark.parametrize("kind", ["lstm", "layer_norm", "hyper"])
+def test_batch_in_parts_matches_autodiff(kind):
+  """The fused recurrence as two loops over slices of the batch (B = 3: rows 0 and 1-2),
+  with lengths and dropout: the same values and gradients as one loop of the ops."""
+  checked = check(kind, True, True, 40 + len(kind), fused=True, batch_parts=2)
+  assert checked == {"lstm": 1 + 2 + 2, "layer_norm": 1 + 2 + 5, "hyper": 2 + 4 + 11 + 5}[kind]
 
 
 def test_gradients_reach_the_input_projection_weights():
