@@ -30,11 +30,12 @@ the project's machines (BUILD.md, "Choosing the path"):
   large weight-gradient matmuls need intra-op threads: left at the default.
   `TF_NUM_INTEROP_THREADS` / `TF_NUM_INTRAOP_THREADS` in the environment win.
 
-- Graph-mode training on a CPU: a plain LSTM's steps (every encoder, the
-  LSTM decoder) run in the fused kernel (`layers/kernels`, compiled for the
-  machine) where it built: one op per step instead of ~30 elementwise ops,
-  casts and the length freeze (`Machine.kernel_error` says why not; XLA
-  fuses those itself and cannot run a custom op). With one thread per op,
+- Graph-mode training on a CPU: every cell update (a plain LSTM's whole
+  step, a layer-norm or HyperLSTM cell's updates and their gradients) runs in
+  the fused kernels (`layers/kernels`, compiled for the machine) where they
+  built: one op instead of dozens of elementwise ops and casts
+  (`Machine.kernel_error` says why not; XLA fuses those itself and cannot run
+  a custom op). With one thread per op,
   each recurrence also runs as one loop per core over slices of the batch
   (`Path.batch_parts`), so that both cores have steps to run.
 
@@ -80,7 +81,7 @@ class Path:
   reason: str
   device: str = "CPU"
   threads: tuple = None            # (inter-op, intra-op) pool sizes; None: TensorFlow's
-  fused: bool = False              # the plain LSTM's step in the fused CPU kernel
+  fused: bool = False              # training's cell updates in the fused CPU kernels
   kernel_error: str = ""           # why not, where graph mode could have used it
   batch_parts: int = 1             # fused recurrences: loops over batch slices side by side
 
