@@ -101,11 +101,7 @@ class TfjsGraphs(ModelGraphs):
   def hyper_step(self, cond, state, prev):
     """The HyperLSTM's step with its scales made by a batched matmul, not an einsum:
     TF.js's wasm backend has no Einsum kernel (its cpu backend has one)."""
-    cell = self.decoder.cell
-    weights = lstm_math.prepare(cell.spec, cell.recurrence_weights())
-    new_h, new_state, _ = lstm_math.step(cell.spec, weights, cell.project_inputs(prev, cond),
-                                         list(state), scale_products="batch_matmul")
-    return self.decoder.head(new_h), new_state
+    return sampler.decoder_step(self.decoder, cond, state, prev, scale_products="batch_matmul")
 
   def plain_lstm_step(self, cond, state, prev):
     """The plain LSTM's step in lstm_math's "stacked_transposed" layout.

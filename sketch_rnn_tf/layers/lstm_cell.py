@@ -180,16 +180,18 @@ class SketchLSTMCell(keras.layers.Layer):
   def get_initial_state(self, batch_size=None):
     return [tf.zeros([batch_size, n], self.compute_dtype) for n in self.state_size]
 
-  def step(self, xw, state, keep_mask=None, weights=None):
+  def step(self, xw, state, keep_mask=None, weights=None, scale_products="einsum"):
     """One step from a precomputed input projection (`project_inputs`).
 
     keep_mask: [B, H] of 0/1 (a pair with the hyper cell's mask), or None.
     weights: `lstm_math.prepare(cell.spec, cell.recurrence_weights())`, to
-      compute it once for a loop. Returns (h', new state).
+      compute it once for a loop. scale_products: a HyperLSTM's scale products
+      (`lstm_math.hyper_scales`). Returns (h', new state).
     """
     if weights is None:
       weights = lstm_math.prepare(self.spec, self.recurrence_weights())
-    h, new_state, _ = lstm_math.step(self.spec, weights, xw, list(state), keep_mask)
+    h, new_state, _ = lstm_math.step(self.spec, weights, xw, list(state), keep_mask,
+                                     scale_products=scale_products)
     return h, new_state
 
   def call(self, inputs, states, training=False):

@@ -101,10 +101,12 @@ def draw_point(params, noise, greedy=False):
   return tf.concat([dx[:, None], dy[:, None], tf.one_hot(pen, 3, dtype=dx.dtype)], axis=1)
 
 
-def decoder_step(decoder, cond, state, prev):
+def decoder_step(decoder, cond, state, prev, scale_products="einsum"):
   """One decoder step: prev [B, 5] (normalised), cond [B, C] or None, state
-  -> (MDN output y float32 [B, 3+6M], new state)."""
-  h, state = decoder.cell.step(decoder.cell.project_inputs(prev, cond), state)
+  -> (MDN output y float32 [B, 3+6M], new state). scale_products: see
+  `lstm_math.hyper_scales`."""
+  h, state = decoder.cell.step(decoder.cell.project_inputs(prev, cond), state,
+                               scale_products=scale_products)
   return decoder.head(h), state
 
 
