@@ -27,8 +27,8 @@ setup(
     packages=find_packages(include=["sketch_rnn_tf", "sketch_rnn_tf.*",
                                     "tfds_quickdraw", "tfds_quickdraw.*"]),
     package_data={
-        # The fused CPU kernel's source: compiled on the machine that runs it.
-        "sketch_rnn_tf.layers.kernels": ["*.cc"],
+        # The fused CPU kernels' sources: compiled on the machine that runs them.
+        "sketch_rnn_tf.layers.kernels": ["*.cc", "*.h"],
         "tfds_quickdraw": ["*/checksums.tsv", "*/dummy_data/*", "*/dummy_data/*/*",
                            "*/CITATIONS.bib", "*/README.md", "*/TAGS.txt",
                            "*/dummy_data/*/*/*"],

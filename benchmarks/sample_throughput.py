@@ -95,8 +95,8 @@ def main(argv):
   for name in paths:
     mode, _, precision = name.partition("_")
     model.set_precision(precision)
-    single, rate = measure(Sampler(model, jit_compile=mode == "xla"), FLAGS.steps, FLAGS.batch,
-                           FLAGS.repeats)
+    sampler = Sampler(model, jit_compile=mode == "xla", fused=mode == "fused")
+    single, rate = measure(sampler, FLAGS.steps, FLAGS.batch, FLAGS.repeats)
     results[name] = (single, rate)
     print(f"{name:>15}: one {FLAGS.steps}-step sketch {single * 1e3:7.1f} ms "
           f"({single * 1e3 / stream:.2f} x weight_stream_ms); batch {FLAGS.batch}: "

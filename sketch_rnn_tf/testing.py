@@ -379,3 +379,16 @@ def stroke3_arrays(max_len=40):
       hnp.arrays(np.int16, (n, 2), elements=st.integers(-300, 300)),
       hnp.arrays(np.int16, (n,), elements=st.integers(0, 1)),
   )).map(lambda t: np.concatenate([t[0], t[1][:, None]], axis=1))
+
+
+def require_kernels():
+  """The fused CPU kernels' ops (`layers/kernels`), built if need be; the test skips
+  where they cannot build, except in CI (which has a compiler), where it fails."""
+  import pytest
+  from sketch_rnn_tf.layers import kernels
+  ops, why = kernels.load()
+  if ops is None:
+    if os.environ.get("CI"):
+      pytest.fail(f"the fused kernels did not build: {why}")
+    pytest.skip(f"the fused kernels are unavailable here: {why}")
+  return ops

@@ -118,7 +118,7 @@ def main(argv):
   print(path.line("drawing"), flush=True)
   model = run_dir.load_model(FLAGS.model_dir, FLAGS.checkpoint)
   model.set_precision(path.precision)
-  sampler = Sampler(model, jit_compile=path.jit_compile)
+  sampler = Sampler(model, jit_compile=path.jit_compile, fused=path.fused)
   try:
     grid = draw(sampler, FLAGS.mode, inputs, taus, FLAGS.num, _class_id(model))
   except ValueError as e:

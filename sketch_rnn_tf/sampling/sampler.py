@@ -25,11 +25,13 @@ same drawing everywhere.
 """
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import tensorflow as tf
 
 from sketch_rnn_tf.data import strokes
-from sketch_rnn_tf.layers import lstm_math, mdn
+from sketch_rnn_tf.layers import kernels, lstm_math, mdn
 from sketch_rnn_tf.utils import streams
 
 NOISE_SIZE = 4
@@ -152,17 +154,83 @@ def decode_loop(decoder, cond, state, prev, temperature, max_len, noise, greedy=
   return tf.transpose(out.stack()[1:], [1, 0, 2]), lengths, state
 
 
-class Sampler:
-  """Compiled sampling for one SketchRNN (conditional, unconditional or class-conditional)."""
+def fused_decode_loop(decoder, cond, state, prev, temperature, max_len, noise, greedy=False,
+                      threads=0):
+  """`decode_loop` as one op: the fused CPU drawing loop (`layers/kernels/draw_loop.cc`).
 
-  def __init__(self, model, jit_compile=True):
+  The same inputs and results (the tests hold the two to each other); the
+  cell's matmul dtype (`SketchRNN.set_precision`) picks float32 or bfloat16
+  weights. max_len is the length of `noise`. Needs `kernels.load()` to have
+  succeeded; graph mode only (XLA cannot run a custom op). threads: how many
+  the op runs on (0: TensorFlow's intra-op pool size): a batch of at least
+  that many sketches is split between them, a smaller one shares each
+  product's columns.
+  """
+  ops, why = kernels.load()
+  if ops is None:
+    raise RuntimeError(f"the fused drawing loop is unavailable: {why}")
+  del max_len  # noise's length
+  cell = decoder.cell
+  batch = tf.shape(prev)[0]
+  # The op takes float32 weights and lays them out itself, in bfloat16 if asked.
+  w = lstm_math.prepare(dataclasses.replace(cell.spec, matmul_dtype="float32"),
+                        cell.recurrence_weights())
+  w = tf.nest.map_structure(lambda v: tf.cast(v, tf.float32), w)
+  empty = tf.zeros([0])
+
+  def inputs(c):
+    """(W_x's rows for the point [5, 4n], the constant input's share [B, 4n])."""
+    w_x = tf.cast(c.w_x, tf.float32)
+    dx = prev.shape[-1]
+    const = (tf.zeros([batch, w_x.shape[1]]) if cond is None else
+             tf.matmul(tf.cast(cond, tf.float32), w_x[dx:]))
+    return w_x[:dx], const
+
+  def ln(ws):
+    return [ws.get(k, empty) for k in ("ln_gamma", "ln_beta", "ln_c_gamma", "ln_c_beta")]
+
+  w_x, const_xw = inputs(cell)
+  state = [tf.cast(v, tf.float32) for v in state]
+  if cell.hyper is not None:
+    kind = "hyper"
+    hyp_w_x, hyp_const = inputs(cell.hyper)
+    hyper_state = state[2:4]
+    hyper = [hyp_w_x, w["hyper"]["w_h"], *ln(w["hyper"]), w["w_z"], w["b_z"], w["w_ab"]]
+  else:
+    kind = "layer_norm" if cell.layer_norm else "lstm"
+    hyp_const = tf.zeros([batch, 0])
+    hyper_state = [tf.zeros([batch, 0])] * 2
+    hyper = [tf.zeros([5, 0]), empty, empty, empty, empty, empty, empty, empty, empty]
+  head = decoder.head.dense
+  s5, lengths, *state = ops.sketch_rnn_draw_loop(
+      tf.cast(prev, tf.float32), state[0], state[1], *hyper_state, const_xw, hyp_const,
+      tf.cast(noise, tf.float32), tf.cast(temperature, tf.float32), w_x, w["w_h"],
+      w.get("bias", empty), *ln(w), *hyper, tf.cast(head.kernel, tf.float32),
+      tf.cast(head.bias, tf.float32), kind=kind, bf16_weights=cell.spec.matmul_dtype == "bfloat16",
+      greedy=bool(greedy), forget_bias=cell.spec.forget_bias, epsilon=lstm_math.LN_EPSILON,
+      threads=threads)
+  return s5, lengths, state if cell.hyper is not None else state[:2]
+
+
+class Sampler:
+  """Compiled sampling for one SketchRNN (conditional, unconditional or class-conditional).
+
+  jit_compile: the loop of `decode_loop` as one XLA program. fused: instead,
+  the fused CPU drawing loop (`fused_decode_loop`; takes precedence).
+  `compute_path.choose(..., what="drawing")` says which this machine takes.
+  """
+
+  def __init__(self, model, jit_compile=True, fused=False):
     self.model = model
     self.decoder = model.decoder
-    self._loop = tf.function(self._sample_loop, jit_compile=jit_compile, reduce_retracing=True)
+    self.fused = bool(fused)
+    self._loop = tf.function(self._sample_loop, jit_compile=jit_compile and not self.fused,
+                             reduce_retracing=True)
     self._draw = tf.function(self._draw_graph, reduce_retracing=True)
 
   def _sample_loop(self, cond, state, prev, temperature, noise, max_len, greedy):
-    return decode_loop(self.decoder, cond, state, prev, temperature, max_len, noise, greedy)
+    loop = fused_decode_loop if self.fused else decode_loop
+    return loop(self.decoder, cond, state, prev, temperature, max_len, noise, greedy)
 
   def _batch_size(self, num, *sources):
     for source in sources:

@@ -8,14 +8,19 @@ the project's machines (BUILD.md, "Choosing the path"):
   TensorFlow's graph-mode bfloat16 matmuls on them, 4x the float32 rate at
   the weight-gradient shapes and ~2x at one recurrence step, while XLA on CPU
   uses none of them (its bfloat16 dots were slower than its float32 ones).
-  Training: graph mode, bfloat16 matmuls. Drawing: XLA, float32: one step
-  of one sketch is a few matrix-vector products and ~60 small ops, and
-  graph mode's per-op dispatch costs more than bfloat16 weights save (Intel
-  Xeon with AMX, 250-step sketch: 84 ms XLA float32, 119 ms graph bfloat16;
-  batch of 100: 147 against 133 sketches/s).
+  Training: graph mode, bfloat16 matmuls.
 - Any other CPU (AVX2, AVX-512 without BF16, Arm without BF16 matmul):
   bfloat16 would be emulated, slower than float32; XLA fuses the recurrence's
-  elementwise work and runs the loop in one program. XLA, float32.
+  elementwise work and runs the loop in one program. Training: XLA, float32.
+- Drawing on any CPU where the fused kernels built: the whole loop as one op
+  (`layers/kernels/draw_loop.cc`), with bfloat16 weights. One step of one
+  sketch is a few matrix-vector products bound by reading the weights, and
+  ~60 small ops that cost as much again as TensorFlow ops (XLA or graph
+  mode); the op reads half the bytes with both cores and does the small work
+  in cache, and a batch runs its products on AVX512-BF16 where the CPU has it
+  (AMD EPYC, 250-step paper sketch: 13-15 ms against 40-45 ms under XLA;
+  batch of 100: 275 against 93 sketches/s). Without the kernels: XLA, float32
+  (graph mode's per-op dispatch costs more than bfloat16 weights save).
 - A GPU: XLA (the loop and its elementwise work in fused kernels), bfloat16
   where the GPU has bfloat16 tensor cores (compute capability 8.0, Ampere, or
   newer), float32 before.
@@ -81,7 +86,7 @@ class Path:
   reason: str
   device: str = "CPU"
   threads: tuple = None            # (inter-op, intra-op) pool sizes; None: TensorFlow's
-  fused: bool = False              # training's cell updates in the fused CPU kernels
+  fused: bool = False              # the fused CPU kernels: training's cell updates, drawing's loop
   kernel_error: str = ""           # why not, where graph mode could have used it
   batch_parts: int = 1             # fused recurrences: loops over batch slices side by side
 
@@ -90,6 +95,9 @@ class Path:
     return self.precision == "bfloat16"
 
   def line(self, what):
+    if what == "drawing" and self.fused:
+      return (f"{what} path: the fused drawing loop (one op), {self.precision} weights on the "
+              f"{self.device} ({self.reason})")
     mode = "XLA" if self.jit_compile else "graph mode"
     pools = ("" if self.threads is None else
              f"; {self.threads[0]} ops at once, {self.threads[1]} thread each")
@@ -186,17 +194,29 @@ def choose(machine, jit_compile=AUTO, precision=AUTO, what="training"):
   if jit_compile != AUTO:
     auto_jit = bool(jit_compile)
     asked.append("XLA" if auto_jit else "graph mode")
+  # Drawing on a CPU where the kernels built: the fused loop (one op for the whole
+  # drawing) unless XLA is asked for; bfloat16 weights unless float32 is.
+  draw_fused = (what == "drawing" and device == "CPU" and not machine.kernel_error
+                and jit_compile is not True)
+  if draw_fused:
+    auto_jit, auto_bf16 = False, True
+    why = (f"{machine.cpu_model}: the fused drawing loop, reading bfloat16 weights (a step of "
+           "one sketch is bound by reading them)" + (
+               f" and multiplying them on the {'/'.join(machine.bf16_cpu_units)} units"
+               if "avx512_bf16" in machine.cpu_flags else ""))
   if precision != AUTO:
     auto_bf16 = precision == "bfloat16"
     asked.append(precision)
   if asked:
     why = f"{' and '.join(asked)} as asked; the automatic choice: {why}"
   threads = None
-  if device == "CPU" and not auto_jit and 0 < machine.cores <= FEW_CORES:
+  if device == "CPU" and not auto_jit and not draw_fused and 0 < machine.cores <= FEW_CORES:
     threads = (machine.cores, 1)
   could_fuse = device == "CPU" and not auto_jit and what == "training"
-  fused = could_fuse and not machine.kernel_error
-  kernel_error = machine.kernel_error if could_fuse and machine.kernel_error != "not checked" else ""
+  fused = draw_fused or (could_fuse and not machine.kernel_error)
+  kernel_error = machine.kernel_error if (
+      (could_fuse or (what == "drawing" and device == "CPU" and jit_compile is not True))
+      and machine.kernel_error != "not checked") else ""
   # One thread per op leaves a recurrence's chain of steps on one core: as many
   # loops over slices of the batch as ops run at once.
   batch_parts = threads[0] if fused and threads else 1

@@ -14,21 +14,10 @@ import tensorflow as tf
 from sketch_rnn_tf.layers import kernels, lstm_math, recurrence
 from sketch_rnn_tf.layers.fast_recurrence import unroll_fast
 from sketch_rnn_tf.layers.lstm_cell import make_cell
-from sketch_rnn_tf.testing import cell_weights, np_unroll
+from sketch_rnn_tf.testing import cell_weights, np_unroll, require_kernels
 
 B, T, H, HH, E, D = 3, 7, 6, 5, 4, 5
 KEEP = 0.8
-
-
-def require_kernels():
-  """The fused kernels, built if need be; CI has a compiler, so there a failure to
-  build fails the test instead of skipping it."""
-  ops, why = kernels.load()
-  if ops is None:
-    if os.environ.get("CI"):
-      pytest.fail(f"the fused kernels did not build: {why}")
-    pytest.skip(f"the fused kernels are unavailable here: {why}")
-  return ops
 
 
 def make(kind, keep=1.0, seed=0, fused=False, precision="float32", batch_parts=1):

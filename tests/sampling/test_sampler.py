@@ -8,7 +8,7 @@ from sketch_rnn_tf.layers import mdn
 from sketch_rnn_tf.model import hparams
 from sketch_rnn_tf.model.sketch_rnn import SketchRNN
 from sketch_rnn_tf.sampling.sampler import draw_point, make_noise, Sampler, temperature_params
-from sketch_rnn_tf.testing import tiny_model as model_for
+from sketch_rnn_tf.testing import require_kernels, tiny_model as model_for
 
 
 @pytest.mark.parametrize("overrides", ["", "dec_model=hyper", "conditional=false,num_classes=3"])
@@ -107,16 +107,20 @@ def _numpy_draw(p, noise, tau):
           pen)
 
 
-@pytest.mark.parametrize("overrides", ["", "dec_model=hyper", "conditional=false,num_classes=3"])
-def test_each_sampled_point_follows_the_teacher_forced_mixture(overrides):
-  """Every step of the compiled loop draws, with its noise, exactly what a float64 draw
-  from the teacher-forced decoder's parameters gives: the loop's per-step mixture
-  parameters are the model's."""
+@pytest.mark.parametrize("loop", ["xla", "fused"])
+@pytest.mark.parametrize("overrides", ["", "dec_model=hyper", "dec_model=layer_norm",
+                                       "conditional=false,num_classes=3"])
+def test_each_sampled_point_follows_the_teacher_forced_mixture(overrides, loop):
+  """Every step of the loop (compiled by XLA, or the fused drawing op) draws, with its
+  noise, exactly what a float64 draw from the teacher-forced decoder's parameters
+  gives: the loop's per-step mixture parameters are the model's."""
   from sketch_rnn_tf.sampling import sampler as sampler_lib
+  if loop == "fused":
+    require_kernels()
   m = model_for(overrides)
   bias = m.decoder.head.weights[-1]
   bias.assign(bias.numpy() - 3.0 * (np.arange(bias.shape[0]) == 2))  # end-of-sketch rarer
-  sampler = Sampler(m)
+  sampler = Sampler(m, fused=loop == "fused")
   batch, steps, tau, seed = 8, 25, 0.7, 11
   labels = np.arange(batch) % 3 if m.hp.num_classes else None
   z = np.random.default_rng(2).normal(size=(batch, m.hp.z_size)).astype(np.float32) \
@@ -193,11 +197,13 @@ def test_priming_gives_the_teacher_forced_state(overrides):
   assert len({len(e) for e in endings} | {e[n:].tobytes() for e in endings}) > 1
 
 
-@pytest.mark.parametrize("jit", [True, False])
-def test_bfloat16_weights_draw_with_the_same_statistics(jit):
-  """The drawing path of CPUs with bfloat16 units (and of GPUs): each step reads its
-  matmul weights in bfloat16. The same noise must give sketches whose statistics agree
-  with float32 to within sampling error, while the drawings are not bit-identical."""
+@pytest.mark.parametrize("loop", ["xla", "graph", "fused"])
+def test_bfloat16_weights_draw_with_the_same_statistics(loop):
+  """The drawing path of CPUs (the fused loop) and GPUs: each step reads its matmul
+  weights in bfloat16. The same noise must give sketches whose statistics agree with
+  float32 to within sampling error, while the drawings are not bit-identical."""
+  if loop == "fused":
+    require_kernels()
   m = model_for("dec_model=hyper")
   kernel, bias = m.decoder.head.weights
   # A rare end of sketch (p ~ 2% a step), so that sketches run for tens of steps
@@ -208,8 +214,8 @@ def test_bfloat16_weights_draw_with_the_same_statistics(jit):
   draws = {}
   for precision in ("float32", "bfloat16"):
     m.set_precision(precision)
-    draws[precision] = Sampler(m, jit_compile=jit).sample(num=n, temperature=0.8,
-                                                          max_len=steps, seed=11)
+    sampler = Sampler(m, jit_compile=loop == "xla", fused=loop == "fused")
+    draws[precision] = sampler.sample(num=n, temperature=0.8, max_len=steps, seed=11)
   m.set_precision("float32")
   (a, la), (b, lb) = draws["float32"], draws["bfloat16"]
   assert not np.array_equal(a, b)
@@ -228,3 +234,75 @@ def test_bfloat16_weights_draw_with_the_same_statistics(jit):
         "sx": pa[:, 0].std() * np.sqrt(1 / len(pa)), "sy": pa[:, 1].std() * np.sqrt(1 / len(pa))}
   for k in sa:
     assert abs(sa[k] - sb[k]) <= 5 * se[k] + 1e-6, (k, sa[k], sb[k], se[k])
+
+
+def _fused_and_reference(m, batch, steps, greedy, threads, primed, seed=4):
+  """decode_loop (TensorFlow's ops, graph mode) and fused_decode_loop on the same inputs."""
+  from sketch_rnn_tf.sampling import sampler as sampler_lib
+  rng = np.random.default_rng(seed)
+  z = (tf.constant(rng.normal(size=(batch, m.hp.z_size)), tf.float32) if m.hp.conditional
+       else None)
+  labels = tf.constant(np.arange(batch) % m.hp.num_classes) if m.hp.num_classes else None
+  cond = m.decoder.conditioning(z, labels)
+  state = [tf.cast(v, tf.float32) for v in m.decoder.initial_state(z, batch)]
+  prev = tf.tile(tf.constant(strokes.START_TOKEN)[None], [batch, 1])
+  if primed:   # a state in mid-drawing (as `complete` starts from), and a pen-down point
+    state = [v + tf.constant(rng.normal(0, 0.3, v.shape), tf.float32) for v in state]
+    prev = tf.constant([[0.4, -0.2, 1, 0, 0]] * batch, tf.float32)
+  noise = make_noise(seed, steps, batch)
+  ref = tf.function(sampler_lib.decode_loop, autograph=False)(
+      m.decoder, cond, state, prev, 0.7, steps, noise, greedy)
+  fused = tf.function(sampler_lib.fused_decode_loop, autograph=False)(
+      m.decoder, cond, state, prev, 0.7, steps, noise, greedy, threads)
+  return ref, fused
+
+
+@pytest.mark.parametrize("overrides", ["", "dec_model=hyper", "dec_model=layer_norm",
+                                       "dec_model=hyper,conditional=false,num_classes=3"])
+def test_fused_loop_draws_what_decode_loop_draws(overrides):
+  """The fused drawing op (float32 weights) against the loop of TensorFlow ops: the same
+  points, lengths and final state, whether the batch is split between threads
+  (threads <= batch), one sketch's products are shared by them, or one thread runs
+  all; greedy or not; from the start token or from a primed state."""
+  require_kernels()
+  m = model_for(overrides)
+  bias = m.decoder.head.weights[-1]
+  bias.assign(bias.numpy() - 3.0 * (np.arange(bias.shape[0]) == 2))  # end-of-sketch rarer
+  cases = [(7, 2, False, False), (1, 2, False, True), (5, 1, True, False), (2, 3, False, True)]
+  for batch, threads, greedy, primed in cases:
+    (s_ref, l_ref, st_ref), (s_fused, l_fused, st_fused) = _fused_and_reference(
+        m, batch, 30, greedy, threads, primed)
+    case = (batch, threads, greedy, primed)
+    np.testing.assert_array_equal(l_fused.numpy(), l_ref.numpy(), err_msg=str(case))
+    np.testing.assert_allclose(s_fused.numpy(), s_ref.numpy(), atol=2e-5, err_msg=str(case))
+    assert len(st_fused) == len(st_ref)
+    for a, b in zip(st_fused, st_ref):   # float32 rounding, summed over 30 steps
+      np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-4, atol=1e-4, err_msg=str(case))
+    assert l_ref.numpy().max() > 5, case   # sketches long enough for the state to matter
+
+
+def test_fused_loop_refuses_bad_inputs_by_name():
+  from sketch_rnn_tf.sampling import sampler as sampler_lib
+  ops = require_kernels()
+  m = model_for("dec_model=hyper")
+  batch, steps = 2, 4
+  state = [tf.zeros([batch, n]) for n in m.decoder.cell.state_size]
+  prev = tf.tile(tf.constant(strokes.START_TOKEN)[None], [batch, 1])
+  z = tf.zeros([batch, m.hp.z_size])
+  cond = m.decoder.conditioning(z, None)
+  with pytest.raises(tf.errors.InvalidArgumentError, match="temperature must be in"):
+    sampler_lib.fused_decode_loop(m.decoder, cond, state, prev, 1.5, steps,
+                                  make_noise(0, steps, batch))
+  with pytest.raises(tf.errors.InvalidArgumentError, match=r"noise must be \[T, B, 4\]"):
+    sampler_lib.fused_decode_loop(m.decoder, cond, state, prev, 0.5, steps,
+                                  make_noise(0, steps, batch + 1))
+  # The op itself: a w_h of the wrong shape is named.
+  args = [tf.zeros([1, 5]), tf.zeros([1, 4]), tf.zeros([1, 4]), tf.zeros([1, 0]),
+          tf.zeros([1, 0]), tf.zeros([1, 16]), tf.zeros([1, 0]), tf.zeros([3, 1, 4]), 0.5,
+          tf.zeros([5, 16]), tf.zeros([3, 16]), tf.zeros([16]), *[tf.zeros([0])] * 4,
+          tf.zeros([5, 0]), *[tf.zeros([0])] * 8, tf.zeros([4, 9]), tf.zeros([9])]
+  with pytest.raises(tf.errors.InvalidArgumentError, match=r"w_h must be \[4,16\], got \[3,16\]"):
+    ops.sketch_rnn_draw_loop(*args, kind="lstm")
+  args[10] = tf.zeros([4, 16])
+  s5, lengths, *_ = ops.sketch_rnn_draw_loop(*args, kind="lstm")   # the same, well formed
+  assert s5.shape == (1, 3, 5) and lengths.shape == (1,)

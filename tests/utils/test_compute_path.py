@@ -29,9 +29,26 @@ def test_cpu_with_bfloat16_units_trains_in_graph_mode_bfloat16(machine, units):
 
 
 @pytest.mark.parametrize("machine", [XEON, ARM, AMD])
-def test_every_cpu_draws_under_xla_in_float32(machine):
-  path = choose(machine, what="drawing")
-  assert (path.jit_compile, path.precision, path.device) == (True, "float32", "CPU")
+def test_every_cpu_draws_in_the_fused_loop_with_bfloat16_weights_where_it_built(machine):
+  built = Machine(machine.cpu_model, machine.cpu_flags, cores=2, kernel_error="")
+  path = choose(built, what="drawing")
+  assert (path.jit_compile, path.precision, path.device, path.fused) == (False, "bfloat16", "CPU",
+                                                                         True)
+  # The op sizes its own threads: TensorFlow's pools keep their default.
+  assert path.threads is None and path.batch_parts == 1
+  line = path.line("drawing")
+  assert line.startswith("drawing path: the fused drawing loop (one op), bfloat16 weights on the CPU")
+  assert ("avx512_bf16 units" in line) == ("avx512_bf16" in machine.cpu_flags)
+  # float32 as asked stays in the loop; XLA as asked leaves it.
+  assert choose(built, precision="float32", what="drawing").fused
+  assert choose(built, precision="float32", what="drawing").precision == "float32"
+  xla = choose(built, jit_compile=True, what="drawing")
+  assert (xla.jit_compile, xla.precision, xla.fused) == (True, "float32", False)
+  # Without the kernels: XLA, float32, and the line says why not.
+  bare = Machine(machine.cpu_model, machine.cpu_flags, kernel_error="no C++ compiler (g++) on PATH")
+  path = choose(bare, what="drawing")
+  assert (path.jit_compile, path.precision, path.fused) == (True, "float32", False)
+  assert path.line("drawing").endswith("; no fused kernel: no C++ compiler (g++) on PATH)")
 
 
 @pytest.mark.parametrize("capability, precision", [((7, 0), "float32"), ((8, 0), "bfloat16"),
@@ -67,7 +84,6 @@ def test_graph_mode_training_takes_the_fused_kernel_where_it_built():
   assert choose(Machine(XEON.cpu_model, XEON.cpu_flags, cores=2)).batch_parts == 1  # no kernels
   # Not under XLA (it cannot run a custom op), not for drawing, not without a build.
   assert not choose(built, jit_compile=True).fused
-  assert not choose(built, what="drawing").fused
   assert not choose(Machine(AMD.cpu_model, AMD.cpu_flags, kernel_error=""), jit_compile=True).fused
   assert choose(Machine(AMD.cpu_model, AMD.cpu_flags, kernel_error=""), jit_compile=False).fused
   assert not choose(XEON).fused          # kernel_error defaults to "not checked"
@@ -113,6 +129,8 @@ def test_graph_mode_on_two_cores_runs_one_thread_per_op():
   assert choose(xeon2, jit_compile=True).threads is None            # XLA: one op, its own threads
   assert choose(xeon2, what="drawing").threads is None               # XLA
   assert choose(xeon2, jit_compile=False, what="drawing").threads == (2, 1)
+  built = Machine(XEON.cpu_model, XEON.cpu_flags, cores=2, kernel_error="")
+  assert choose(built, jit_compile=False, what="drawing").threads is None   # the fused loop
   assert choose(Machine(XEON.cpu_model, XEON.cpu_flags, cores=16)).threads is None
   assert choose(Machine(XEON.cpu_model, XEON.cpu_flags)).threads is None  # cores unknown
   assert choose(Machine("g", cores=2, gpu_capabilities=((8, 0),)), jit_compile=False).threads is None

@@ -1,9 +1,11 @@
-"""The fused CPU step kernels (`lstm_step.cc`): compiled once per machine, loaded on demand.
+"""The fused CPU kernels, compiled once per machine, loaded on demand: the
+training recurrence's step updates (`lstm_step.cc`) and the whole drawing loop
+(`draw_loop.cc`), sharing the row helpers of `cell_rows.h`.
 
 `load()` returns the op module, compiling the source first when no library
-built from it for this TensorFlow and this CPU exists yet (about 6 s with
+built from them for this TensorFlow and this CPU exists yet (about 6 s with
 g++; `scripts/setup_env.sh` does it at install). The library is named by a
-hash of the source, TensorFlow's version and compile flags, and the CPU's
+hash of the sources, TensorFlow's version and compile flags, and the CPU's
 model and flags (it is built with -march=native), so a changed source, an
 upgraded TensorFlow or a copied tree never loads a stale or foreign build.
 It goes beside the source, or where SKETCH_RNN_KERNEL_DIR points, or (if
@@ -26,7 +28,9 @@ import subprocess
 import sys
 import tempfile
 
-SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "lstm_step.cc")
+HERE = os.path.dirname(os.path.abspath(__file__))
+SOURCES = tuple(os.path.join(HERE, name) for name in ("lstm_step.cc", "draw_loop.cc"))
+HEADERS = (os.path.join(HERE, "cell_rows.h"),)
 CXX = os.environ.get("CXX", "g++")
 CXXFLAGS = ("-shared", "-fPIC", "-O3", "-march=native", "-Wno-deprecated-declarations")
 ENV_DIR = "SKETCH_RNN_KERNEL_DIR"
@@ -48,14 +52,15 @@ def library_path():
   """Where the library built from this source for this TensorFlow and CPU goes."""
   compile_flags, link_flags, version = _tf_flags()
   h = hashlib.sha256()
-  with open(SOURCE, "rb") as f:
-    h.update(f.read())
+  for source in SOURCES + HEADERS:
+    with open(source, "rb") as f:
+      h.update(f.read())
   for part in (version, " ".join(compile_flags + link_flags + list(CXXFLAGS)), _cpu_key()):
     h.update(b"\0" + part.encode())
   name = f"{PREFIX}{h.hexdigest()[:16]}.so"
   directory = os.environ.get(ENV_DIR)
   if not directory:
-    directory = os.path.dirname(SOURCE)
+    directory = HERE
     if not os.access(directory, os.W_OK):
       directory = os.path.join(os.path.expanduser("~"), ".cache", "sketch_rnn_tf")
   return os.path.join(directory, name)
@@ -74,10 +79,10 @@ def build(path=None):
   fd, tmp = tempfile.mkstemp(suffix=".so", dir=os.path.dirname(path))
   os.close(fd)
   try:
-    cmd = [CXX, *CXXFLAGS, *compile_flags, SOURCE, "-o", tmp, *link_flags]
+    cmd = [CXX, *CXXFLAGS, *compile_flags, *SOURCES, "-o", tmp, *link_flags]
     done = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if done.returncode != 0:
-      raise RuntimeError(f"{CXX} failed on {SOURCE}:\n{done.stderr[-2000:]}")
+      raise RuntimeError(f"{CXX} failed on {', '.join(SOURCES)}:\n{done.stderr[-2000:]}")
     os.replace(tmp, path)
   finally:
     if os.path.exists(tmp):

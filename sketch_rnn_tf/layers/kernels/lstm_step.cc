@@ -22,6 +22,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "cell_rows.h"
 #include "tensorflow/core/framework/op.h"
 #include "tensorflow/core/framework/op_kernel.h"
 #include "tensorflow/core/framework/shape_inference.h"
@@ -36,46 +37,6 @@ using tensorflow::OpKernelContext;
 using tensorflow::Tensor;
 using tensorflow::TensorShape;
 using tensorflow::errors::InvalidArgument;
-using ArrayMap = Eigen::Map<Eigen::ArrayXf>;
-using ConstArrayMap = Eigen::Map<const Eigen::ArrayXf>;
-
-// Rows of Tmm to and from float. bfloat16 is the top half of a float, so the
-// conversions are integer loops the compiler vectorises (Eigen's per-value
-// casts do not): widening is a shift; narrowing rounds to nearest even, as
-// TensorFlow's Cast does, and keeps NaNs quiet.
-void LoadRow(const float* src, int n, float* dst) { std::copy_n(src, n, dst); }
-void StoreRow(const float* src, int n, float* dst) { std::copy_n(src, n, dst); }
-void LoadRow(const Eigen::bfloat16* src, int n, float* dst) {
-  const uint16_t* in = reinterpret_cast<const uint16_t*>(src);
-  uint32_t* out = reinterpret_cast<uint32_t*>(dst);
-  for (int k = 0; k < n; ++k) out[k] = static_cast<uint32_t>(in[k]) << 16;
-}
-void StoreRow(const float* src, int n, Eigen::bfloat16* dst) {
-  const uint32_t* in = reinterpret_cast<const uint32_t*>(src);
-  uint16_t* out = reinterpret_cast<uint16_t*>(dst);
-  for (int k = 0; k < n; ++k) {
-    const uint32_t v = in[k];
-    const bool nan = (v & 0x7fffffffu) > 0x7f800000u;
-    const uint32_t rounded = (v + 0x7fffu + ((v >> 16) & 1u)) >> 16;
-    out[k] = static_cast<uint16_t>(nan ? ((v >> 16) | 0x40u) : rounded);
-  }
-}
-
-// The gate activations of a row of pre-activations a = [i, j, f, o], in place:
-// sigmoid(i), tanh(j), sigmoid(f + forget_bias), sigmoid(o). sigmoid(v) =
-// (1 + tanh(v / 2)) / 2: Eigen's vectorised tanh is a rational approximation,
-// ~3x faster here than its logistic (exp and a division).
-void Activate(float* a, int units, float forget_bias) {
-  for (int gate = 0; gate < 4; ++gate) {
-    ArrayMap v(a + gate * units, units);
-    if (gate == 1) {
-      v = v.tanh();
-    } else {
-      if (gate == 2) v += forget_bias;
-      v = (v * 0.5f).tanh() * 0.5f + 0.5f;
-    }
-  }
-}
 
 // Checks shared by both ops: [B, 4H] / [B, H] shapes and the optional mask/alive.
 tensorflow::Status CheckShapes(const Tensor& gates, const Tensor& state, const Tensor& mask,
@@ -249,32 +210,6 @@ class LstmStepBackward : public OpKernel {
 //
 // keeping n, rstd, n_c and rstd_c, from which the backward op recomputes the
 // activations.
-inline void Normalise(const float* x, int n, float epsilon, float* out, float* rstd) {
-  ConstArrayMap v(x, n);
-  const float mean = v.mean();
-  ArrayMap o(out, n);
-  o = v - mean;
-  const float r = 1.0f / std::sqrt(o.square().mean() + epsilon);
-  o *= r;
-  *rstd = r;
-}
-
-// d/dx of n = LN(x) from dn: rstd * (dn - mean(dn) - n * mean(dn * n)), in place on dn.
-inline void NormaliseGrad(float* dn, const float* n, int units, float rstd) {
-  ArrayMap d(dn, units);
-  ConstArrayMap nn(n, units);
-  const float m1 = d.mean(), m2 = (d * nn).mean();
-  d = rstd * (d - m1 - nn * m2);
-}
-
-// The activations from a row of normalised pre-activations n: Activate(n * gamma + beta).
-inline void LnActivations(const float* n, const float* gamma, const float* beta, int units,
-                          float forget_bias, float* act) {
-  ArrayMap(act, 4 * units) = ConstArrayMap(n, 4 * units) * ConstArrayMap(gamma, 4 * units) +
-                             ConstArrayMap(beta, 4 * units);
-  Activate(act, units, forget_bias);
-}
-
 class LnLstmForward : public OpKernel {
  public:
   explicit LnLstmForward(OpKernelConstruction* ctx) : OpKernel(ctx) {

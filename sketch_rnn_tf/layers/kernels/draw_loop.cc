@@ -1,0 +1,771 @@
+// A Sketch-RNN decoder's whole drawing loop as one op: every step of every
+// sketch (cell, mixture head, the draw of the next point) without leaving it.
+//
+// Why: one step of one sketch reads all of the decoder's weights (8.9 MB of
+// float32 for the paper's HyperLSTM) and does a few thousand elementwise
+// operations. As TensorFlow ops (XLA or graph mode) the step costs 1.4-1.7x
+// the time to stream those weights; here the weights are read once per step,
+// as bfloat16 if asked (half the bytes), with both cores streaming halves of
+// each matrix, and the elementwise work is a few microseconds in cache.
+// A batch is compute-bound: its rows are split between the cores, each
+// running the loop over its rows on its own, and with bfloat16 weights the
+// products run on the CPU's bfloat16 dot-product instructions (AVX512-BF16)
+// where it has them.
+//
+// The equations are those of `lstm_math.step` (the cells), `mdn.split_params`
+// (the head's columns) and `sampler.temperature_params` / `draw_point` /
+// `decode_loop` (tempering, the inverse-CDF draws, end of sketch): the Python
+// modules are their home, and the tests hold this op to `decode_loop`.
+//
+// Products y = a W (a: rows of activations, W [K, N]) go through `Operand`s
+// laid out once per call:
+//   float32: W as is, rows padded to a multiple of 64 columns;
+//   bfloat16: W rounded to bfloat16 (nearest even) and stored as pairs of rows,
+//     (W[2p, n], W[2p + 1, n]) in one 32-bit word, the layout of the
+//     AVX512-BF16 dot product. With that instruction a is rounded to bfloat16
+//     too and the products accumulate in float32 (as oneDNN's bfloat16 matmuls
+//     in training); without it each pair is widened to float32 and a stays
+//     float32.
+#include <atomic>
+#include <cmath>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#if defined(__AVX512BF16__)
+#include <immintrin.h>
+#endif
+
+#include "cell_rows.h"
+#include "tensorflow/core/framework/op.h"
+#include "tensorflow/core/framework/op_kernel.h"
+#include "tensorflow/core/framework/shape_inference.h"
+#include "tensorflow/core/platform/blocking_counter.h"
+#include "tensorflow/core/platform/threadpool.h"
+
+namespace sketch_rnn {
+namespace {
+
+using tensorflow::DEVICE_CPU;
+using tensorflow::OpKernel;
+using tensorflow::OpKernelConstruction;
+using tensorflow::OpKernelContext;
+using tensorflow::Tensor;
+using tensorflow::TensorShape;
+using tensorflow::errors::InvalidArgument;
+
+typedef float V16 __attribute__((vector_size(64), aligned(4)));
+typedef uint32_t U16 __attribute__((vector_size(64), aligned(4)));
+constexpr int kBlockCols = 64;   // 4 vectors of 16 floats
+constexpr int kBlockRows = 6;    // 6 x 4 accumulators, 4 weight vectors, a broadcast: 29 of 32 registers
+constexpr int kPointSize = 5;    // stroke-5
+constexpr int kNoiseSize = 4;    // u_mixture, u_pen, e1, e2 (sampler.NOISE_SIZE)
+#if defined(__AVX512BF16__)
+constexpr bool kBf16Dot = true;
+#else
+constexpr bool kBf16Dot = false;
+#endif
+
+inline V16 Splat(float x) { return V16{} + x; }
+inline V16 Widen(U16 bits) { return reinterpret_cast<V16&>(bits); }
+
+int RoundUp(int n, int m) { return (n + m - 1) / m * m; }
+
+// A matmul's right operand W [K, N] in the layout the loop's products read:
+// panels of 64 columns, each K rows (or K / 2 row pairs) of 64 values stored
+// one after the other, so that a product streams each panel front to back.
+struct Operand {
+  int k = 0, n = 0, cols = 0;      // cols: n rounded up to whole panels
+  bool bf16 = false;
+  std::vector<float> f32;          // [cols / 64][k][64]
+  std::vector<uint32_t> pairs;     // [cols / 64][ceil(k / 2)][64]: rows 2p (low half), 2p + 1
+
+  int Depth() const { return bf16 ? (k + 1) / 2 : k; }   // rows of a panel
+
+  // Sizes the storage (kept between calls: no new pages to fault in) and says
+  // how many panels there are; FillPanel writes them.
+  int Shape(int rows, int columns, bool as_bf16) {
+    k = rows, n = columns, cols = RoundUp(columns, kBlockCols), bf16 = as_bf16;
+    const size_t size = static_cast<size_t>(cols) * Depth();
+    if (bf16) {
+      pairs.resize(size);
+    } else {
+      f32.resize(size);
+    }
+    return cols / kBlockCols;
+  }
+
+  // Panel `panel` from W [k, n] (row-major), every value written once.
+  void FillPanel(const float* w, int panel) {
+    const int c0 = panel * kBlockCols, width = std::min(kBlockCols, n - c0);
+    if (!bf16) {
+      float* out = f32.data() + static_cast<size_t>(c0) * k;
+      for (int r = 0; r < k; ++r, out += kBlockCols) {
+        std::copy_n(w + static_cast<size_t>(r) * n + c0, width, out);
+        std::fill(out + width, out + kBlockCols, 0.0f);
+      }
+      return;
+    }
+    uint32_t* out = pairs.data() + static_cast<size_t>(c0) * Depth();
+    for (int p = 0; p < Depth(); ++p, out += kBlockCols) {
+      const float* lo = w + static_cast<size_t>(2 * p) * n + c0;
+      if (2 * p + 1 < k) {
+        const float* hi = lo + n;
+        for (int c = 0; c < width; ++c)
+          out[c] = ToBfloat16Bits(lo[c]) | static_cast<uint32_t>(ToBfloat16Bits(hi[c])) << 16;
+      } else {
+        for (int c = 0; c < width; ++c) out[c] = ToBfloat16Bits(lo[c]);
+      }
+      std::fill(out + width, out + kBlockCols, 0u);
+    }
+  }
+};
+
+// The left operand of one product, as the kernels read it: float32 rows with
+// an even number of columns (bfloat16 pairs widened), or bfloat16 pairs.
+struct LeftRows {
+  std::vector<float> f32;
+  std::vector<uint32_t> pairs;
+  int stride = 0;
+};
+
+// C[rows, cols block] (+)= A W over all of K for one block of kBlockRows x 64.
+template <int R>
+void KernelF32(const float* a, int lda, const Operand& w, int col, float* c, int ldc,
+               bool accumulate) {
+  V16 acc[R][4];
+  for (int r = 0; r < R; ++r)
+    for (int j = 0; j < 4; ++j)
+      acc[r][j] = accumulate ? *reinterpret_cast<const V16*>(c + r * ldc + col + 16 * j) : V16{};
+  const float* wp = w.f32.data() + static_cast<size_t>(col) * w.k;
+  for (int kk = 0; kk < w.k; ++kk, wp += kBlockCols) {
+    const V16 b0 = *reinterpret_cast<const V16*>(wp), b1 = *reinterpret_cast<const V16*>(wp + 16),
+              b2 = *reinterpret_cast<const V16*>(wp + 32), b3 = *reinterpret_cast<const V16*>(wp + 48);
+    for (int r = 0; r < R; ++r) {
+      const V16 x = Splat(a[r * lda + kk]);
+      acc[r][0] += x * b0, acc[r][1] += x * b1, acc[r][2] += x * b2, acc[r][3] += x * b3;
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int j = 0; j < 4; ++j) *reinterpret_cast<V16*>(c + r * ldc + col + 16 * j) = acc[r][j];
+}
+
+template <int R>
+void KernelWiden(const float* a, int lda, const Operand& w, int col, float* c, int ldc,
+                 bool accumulate) {
+  V16 acc[R][4];
+  for (int r = 0; r < R; ++r)
+    for (int j = 0; j < 4; ++j)
+      acc[r][j] = accumulate ? *reinterpret_cast<const V16*>(c + r * ldc + col + 16 * j) : V16{};
+  const uint32_t* wp = w.pairs.data() + static_cast<size_t>(col) * w.Depth();
+  const U16 high = U16{} + 0xffff0000u;
+  for (int p = 0; p < w.Depth(); ++p, wp += kBlockCols) {
+    U16 b[4];
+    for (int j = 0; j < 4; ++j) b[j] = *reinterpret_cast<const U16*>(wp + 16 * j);
+    for (int r = 0; r < R; ++r) {
+      const V16 x0 = Splat(a[r * lda + 2 * p]), x1 = Splat(a[r * lda + 2 * p + 1]);
+      for (int j = 0; j < 4; ++j) acc[r][j] += x0 * Widen(b[j] << 16) + x1 * Widen(b[j] & high);
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int j = 0; j < 4; ++j) *reinterpret_cast<V16*>(c + r * ldc + col + 16 * j) = acc[r][j];
+}
+
+#if defined(__AVX512BF16__)
+template <int R>
+void KernelDot(const uint32_t* a, int lda, const Operand& w, int col, float* c, int ldc,
+               bool accumulate) {
+  __m512 acc[R][4];
+  for (int r = 0; r < R; ++r)
+    for (int j = 0; j < 4; ++j)
+      acc[r][j] = accumulate ? _mm512_loadu_ps(c + r * ldc + col + 16 * j) : _mm512_setzero_ps();
+  const uint32_t* wp = w.pairs.data() + static_cast<size_t>(col) * w.Depth();
+  for (int p = 0; p < w.Depth(); ++p, wp += kBlockCols) {
+    __m512bh b[4];
+    for (int j = 0; j < 4; ++j) b[j] = (__m512bh)_mm512_loadu_si512(wp + 16 * j);
+    for (int r = 0; r < R; ++r) {
+      const __m512bh x = (__m512bh)_mm512_set1_epi32(static_cast<int>(a[r * lda + p]));
+      for (int j = 0; j < 4; ++j) acc[r][j] = _mm512_dpbf16_ps(acc[r][j], x, b[j]);
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int j = 0; j < 4; ++j) _mm512_storeu_ps(c + r * ldc + col + 16 * j, acc[r][j]);
+}
+#else
+template <int R>
+void KernelDot(const uint32_t*, int, const Operand&, int, float*, int, bool) {}
+#endif
+
+// C[rows, columns [col_begin, col_end)] (+)= A[rows, :K] W, in 64-column blocks.
+// A's rows are `lda` apart; C's `ldc` apart, at least w.cols wide.
+void Product(const float* a, int lda, int rows, const Operand& w, float* c, int ldc,
+             bool accumulate, int col_begin, int col_end, LeftRows* left) {
+  const int kp = (w.k + 1) / 2;
+  const bool dot = w.bf16 && kBf16Dot;
+  if (dot) {
+    left->pairs.resize(static_cast<size_t>(rows) * kp);
+    left->stride = kp;
+    for (int r = 0; r < rows; ++r) {
+      uint32_t* out = &left->pairs[static_cast<size_t>(r) * kp];
+      const float* in = a + static_cast<size_t>(r) * lda;
+      for (int p = 0; p < kp; ++p) {
+        const uint32_t hi = 2 * p + 1 < w.k ? ToBfloat16Bits(in[2 * p + 1]) : 0u;
+        out[p] = ToBfloat16Bits(in[2 * p]) | (hi << 16);
+      }
+    }
+  } else if (w.bf16 && (w.k & 1)) {  // the widening kernel reads a[k] of the zero pad row
+    left->f32.assign(static_cast<size_t>(rows) * (w.k + 1), 0.0f);
+    for (int r = 0; r < rows; ++r)
+      std::copy_n(a + static_cast<size_t>(r) * lda, w.k, &left->f32[static_cast<size_t>(r) * (w.k + 1)]);
+    a = left->f32.data();
+    lda = w.k + 1;
+  }
+  for (int col = col_begin; col < col_end; col += kBlockCols) {
+    for (int r0 = 0; r0 < rows; r0 += kBlockRows) {
+      const int r = std::min(kBlockRows, rows - r0);
+      float* cp = c + static_cast<size_t>(r0) * ldc;
+#define SKETCH_RNN_CASE(R)                                                                       \
+  case R:                                                                                        \
+    if (dot) {                                                                                   \
+      KernelDot<R>(left->pairs.data() + static_cast<size_t>(r0) * kp, kp, w, col, cp, ldc,        \
+                  accumulate);                                                                   \
+    } else if (w.bf16) {                                                                         \
+      KernelWiden<R>(a + static_cast<size_t>(r0) * lda, lda, w, col, cp, ldc, accumulate);       \
+    } else {                                                                                     \
+      KernelF32<R>(a + static_cast<size_t>(r0) * lda, lda, w, col, cp, ldc, accumulate);         \
+    }                                                                                            \
+    break;
+      switch (r) {
+        SKETCH_RNN_CASE(1)
+        SKETCH_RNN_CASE(2)
+        SKETCH_RNN_CASE(3)
+        SKETCH_RNN_CASE(4)
+        SKETCH_RNN_CASE(5)
+        SKETCH_RNN_CASE(6)
+      }
+#undef SKETCH_RNN_CASE
+    }
+  }
+}
+
+// A barrier for the threads that share one loop's products (a sketch or a few:
+// each thread computes some columns of each product). A step has up to six; a
+// spin of ~100 ns on a core of its own, yielding if the other thread is late
+// (a busy or oversubscribed machine).
+class Barrier {
+ public:
+  explicit Barrier(int n) : n_(n) {}
+  void Wait() {
+    if (n_ == 1) return;
+    const int gen = generation_.load(std::memory_order_acquire);
+    if (count_.fetch_add(1, std::memory_order_acq_rel) == n_ - 1) {
+      count_.store(0, std::memory_order_relaxed);
+      generation_.fetch_add(1, std::memory_order_release);
+      return;
+    }
+    for (int spins = 0; generation_.load(std::memory_order_acquire) == gen; ++spins) {
+      if (spins < 4000) {
+#if defined(__x86_64__) || defined(__i386__)
+        __builtin_ia32_pause();
+#endif
+      } else {
+        std::this_thread::yield();
+      }
+    }
+  }
+
+ private:
+  const int n_;
+  std::atomic<int> count_{0}, generation_{0};
+};
+
+enum Kind { kPlain, kLayerNorm, kHyper };
+
+// The products' right operands of one call.
+struct Operands {
+  Operand w_h, hyp_w_h, w_z, w_out;
+  std::vector<Operand> w_ab = std::vector<Operand>(12);   // 12 groups [E, H]
+};
+
+// fn(0), ..., fn(n - 1) side by side: this thread runs fn(0), TensorFlow's
+// intra-op pool (started, and its threads spread over the cores) the others.
+template <typename Fn>
+void RunOnThreads(tensorflow::thread::ThreadPool* pool, int n, const Fn& fn) {
+  tensorflow::BlockingCounter done(n - 1);
+  for (int id = 1; id < n; ++id) pool->Schedule([&fn, &done, id] { fn(id); done.DecrementCount(); });
+  fn(0);
+  done.Wait();
+}
+
+// Everything of one call that every thread reads: sizes, weights, settings.
+struct Model {
+  Kind kind = kPlain;
+  int units = 0, hyper_units = 0, embedding = 0, mixtures = 0, batch = 0, steps = 0;
+  bool bf16 = false, greedy = false;
+  float forget_bias = 1.0f, epsilon = 1e-3f, temperature = 1.0f;
+  // Vectors read as they come: [5, 4H] input rows, bias [4H], layer norms' gains and biases.
+  const float *w_x = nullptr, *bias = nullptr, *ln_gamma = nullptr, *ln_beta = nullptr,
+              *ln_c_gamma = nullptr, *ln_c_beta = nullptr;
+  const float *hyp_w_x = nullptr, *hyp_ln_gamma = nullptr, *hyp_ln_beta = nullptr,
+              *hyp_ln_c_gamma = nullptr, *hyp_ln_c_beta = nullptr, *b_z = nullptr,
+              *b_out = nullptr;
+  const struct Operands* ops = nullptr;
+  // Per-sketch inputs [B, ...] and the outputs.
+  const float *prev = nullptr, *const_xw = nullptr, *hyp_const_xw = nullptr, *noise = nullptr;
+  float *strokes = nullptr;        // [B, T, 5]
+  int32_t* lengths = nullptr;      // [B]
+  float *c = nullptr, *h = nullptr, *hyp_c = nullptr, *hyp_h = nullptr;   // outputs, from the inputs
+
+  int RecurrentWidth() const { return units + hyper_units; }
+  int OutputWidth() const { return 3 + 6 * mixtures; }
+};
+
+// The columns [begin, end) of an operand that thread `id` of `team` computes.
+std::pair<int, int> Share(const Operand& w, int id, int team) {
+  const int blocks = w.cols / kBlockCols;
+  return {blocks * id / team * kBlockCols, blocks * (id + 1) / team * kBlockCols};
+}
+
+// dst[begin:end] = base[begin:end] + prev . w_x[:, begin:end] (+ bias): a step's input projection.
+void Project(const float* base, const float* prev, const float* w_x, int width, const float* bias,
+             int begin, int end, float* dst) {
+  for (int u = begin; u < end; ++u) {
+    float v = base[u] + (bias ? bias[u] : 0.0f);
+    for (int i = 0; i < kPointSize; ++i) v += prev[i] * w_x[i * width + u];
+    dst[u] = v;
+  }
+}
+
+// The layer-norm LSTM update of one row (`lstm_math.lstm_update`, layer_norm): s [4U]
+// is overwritten, c [U] updated in place, h [U] written.
+void LnUpdate(float* s, float* c, float* h, const float* gamma, const float* beta,
+              const float* gamma_c, const float* beta_c, int units, const Model& m, float* cc) {
+  float rstd;
+  for (int gate = 0; gate < 4; ++gate) Normalise(s + gate * units, units, m.epsilon, s + gate * units, &rstd);
+  LnActivations(s, gamma, beta, units, m.forget_bias, s);
+  ArrayMap cell(c, units);
+  cell = cell * ConstArrayMap(s + 2 * units, units) +
+         ConstArrayMap(s, units) * ConstArrayMap(s + units, units);
+  Normalise(c, units, m.epsilon, cc, &rstd);
+  ArrayMap(h, units) = (ConstArrayMap(cc, units) * ConstArrayMap(gamma_c, units) +
+                        ConstArrayMap(beta_c, units)).tanh() *
+                       ConstArrayMap(s + 3 * units, units);
+}
+
+// The plain LSTM update of one row from a = s + bias (already added), in place on s.
+void PlainUpdate(float* s, float* c, float* h, int units, const Model& m) {
+  Activate(s, units, m.forget_bias);
+  ArrayMap cell(c, units);
+  cell = cell * ConstArrayMap(s + 2 * units, units) +
+         ConstArrayMap(s, units) * ConstArrayMap(s + units, units);
+  ArrayMap(h, units) = cell.tanh() * ConstArrayMap(s + 3 * units, units);
+}
+
+// The first k with cumsum(softmax(logits))_k > u (at most n - 1), as `sampler._inverse_cdf`.
+int InverseCdf(const float* logits, int n, float u) {
+  const float top = *std::max_element(logits, logits + n);
+  float e[64], sum = 0.0f;
+  for (int k = 0; k < n; ++k) sum += (e[k] = std::exp(logits[k] - top));
+  const float inv = 1.0f / sum;
+  float cdf = 0.0f;
+  int count = 0;
+  for (int k = 0; k < n; ++k) {
+    cdf += e[k] * inv;
+    count += cdf <= u;
+  }
+  return std::min(count, n - 1);
+}
+
+// The next point of one sketch from the head's output y [3 + 6M] (`sampler.draw_point`
+// with `temperature_params`): writes point [5]; returns whether it is an end of sketch.
+bool Draw(const float* y, const float* noise, const Model& m, float* point) {
+  const int mix = m.mixtures;
+  const float tau = m.temperature;
+  float pi[64], q[3];
+  for (int k = 0; k < 3; ++k) q[k] = y[k] / tau;
+  for (int k = 0; k < mix; ++k) pi[k] = y[3 + k] / tau;
+  int j, pen;
+  if (m.greedy) {
+    j = std::max_element(pi, pi + mix) - pi;
+    pen = std::max_element(q, q + 3) - q;
+  } else {
+    j = InverseCdf(pi, mix, noise[0]);
+    pen = InverseCdf(q, 3, noise[1]);
+  }
+  float dx = y[3 + mix + j], dy = y[3 + 2 * mix + j];
+  if (!m.greedy) {
+    const float half_log_tau = 0.5f * std::log(tau);
+    const float sx = std::exp(y[3 + 3 * mix + j] + half_log_tau);
+    const float sy = std::exp(y[3 + 4 * mix + j] + half_log_tau);
+    const float rho = std::tanh(y[3 + 5 * mix + j]);
+    dx += sx * noise[2];
+    dy += sy * (rho * noise[2] + std::sqrt(std::max(1.0f - rho * rho, 0.0f)) * noise[3]);
+  }
+  point[0] = dx, point[1] = dy;
+  for (int k = 0; k < 3; ++k) point[2 + k] = k == pen ? 1.0f : 0.0f;
+  return pen == 2;
+}
+
+// One loop: the sketches [row0, row0 + rows), computed by a team of threads
+// that each take a share of every product's columns and of the rows' updates.
+class Loop {
+ public:
+  Loop(const Model& m, int row0, int rows, int team)
+      : m_(m), row0_(row0), rows_(rows), team_(team), barrier_(team) {
+    const int u = m.units, hu = m.hyper_units, width = m.RecurrentWidth();
+    state_.assign(static_cast<size_t>(rows) * width, 0.0f);   // [h, hyper_h] per row
+    for (int r = 0; r < rows; ++r) {
+      std::copy_n(m.h + (row0 + r) * u, u, &state_[r * width]);
+      if (hu) std::copy_n(m.hyp_h + (row0 + r) * hu, hu, &state_[r * width + u]);
+    }
+    prev_.assign(m.prev + row0 * kPointSize, m.prev + (row0 + rows) * kPointSize);
+    finished_.assign(rows, 0);
+    s_.resize(static_cast<size_t>(rows) * m.ops->w_h.cols);
+    y_.resize(static_cast<size_t>(rows) * m.ops->w_out.cols);
+    if (m.kind == kHyper) {
+      hw_.resize(static_cast<size_t>(rows) * m.ops->w_h.cols);
+      s_hyp_.resize(static_cast<size_t>(rows) * m.ops->hyp_w_h.cols);
+      z_.resize(static_cast<size_t>(rows) * m.ops->w_z.cols);
+      ab_.resize(static_cast<size_t>(12) * rows * m.ops->w_ab[0].cols);
+    }
+  }
+
+  void Run(int id) {
+    LeftRows left;
+    std::vector<float> row(4 * std::max(m_.units, m_.hyper_units)), cc(m_.units);
+    for (int t = 0; t < m_.steps; ++t) {
+      if (m_.kind == kHyper) {
+        HyperStep(id, &left, row.data(), cc.data());
+      } else {
+        CellStep(id, &left, cc.data());
+      }
+      // The head: y = h W_out + b_out, each thread its columns.
+      const auto [begin, end] = Share(m_.ops->w_out, id, team_);
+      for (int r = 0; r < rows_; ++r)
+        std::copy(m_.b_out + std::min(begin, m_.OutputWidth()), m_.b_out + std::min(end, m_.OutputWidth()),
+                  &y_[r * m_.ops->w_out.cols + begin]);
+      Product(state_.data(), m_.RecurrentWidth(), rows_, m_.ops->w_out, y_.data(), m_.ops->w_out.cols, true,
+              begin, end, &left);
+      barrier_.Wait();
+      for (int r = id; r < rows_; r += team_) DrawRow(r, t);
+      barrier_.Wait();
+    }
+    for (int r = id; r < rows_; r += team_) {
+      const int b = row0_ + r, u = m_.units, hu = m_.hyper_units;
+      std::copy_n(&state_[r * m_.RecurrentWidth()], u, m_.h + b * u);
+      if (hu) std::copy_n(&state_[r * m_.RecurrentWidth() + u], hu, m_.hyp_h + b * hu);
+    }
+  }
+
+ private:
+  // A plain or layer-norm step: s = x W_x + h W_h (+ bias), then the update.
+  void CellStep(int id, LeftRows* left, float* cc) {
+    const int u = m_.units, g4 = 4 * u, ld = m_.ops->w_h.cols;
+    const auto [begin, end] = Share(m_.ops->w_h, id, team_);
+    for (int r = 0; r < rows_; ++r)
+      Project(m_.const_xw + (row0_ + r) * g4, &prev_[r * kPointSize], m_.w_x, g4,
+              m_.kind == kPlain ? m_.bias : nullptr, begin, std::min(end, g4), &s_[r * ld]);
+    Product(state_.data(), m_.RecurrentWidth(), rows_, m_.ops->w_h, s_.data(), ld, true, begin, end, left);
+    barrier_.Wait();
+    for (int r = id; r < rows_; r += team_) {
+      float* c = m_.c + (row0_ + r) * u;
+      float* h = &state_[r * m_.RecurrentWidth()];
+      if (m_.kind == kPlain) {
+        PlainUpdate(&s_[r * ld], c, h, u, m_);
+      } else {
+        LnUpdate(&s_[r * ld], c, h, m_.ln_gamma, m_.ln_beta, m_.ln_c_gamma, m_.ln_c_beta, u, m_, cc);
+      }
+    }
+    barrier_.Wait();
+  }
+
+  // A HyperLSTM step (`lstm_math.step`): the hyper cell, its embeddings and scales, the main cell.
+  void HyperStep(int id, LeftRows* left, float* row, float* cc) {
+    const int u = m_.units, hu = m_.hyper_units, e = m_.embedding, width = m_.RecurrentWidth();
+    const int g4 = 4 * u, hg4 = 4 * hu;
+    {
+      const auto [begin, end] = Share(m_.ops->hyp_w_h, id, team_);
+      const int ld = m_.ops->hyp_w_h.cols;
+      for (int r = 0; r < rows_; ++r)
+        Project(m_.hyp_const_xw + (row0_ + r) * hg4, &prev_[r * kPointSize], m_.hyp_w_x, hg4,
+                nullptr, begin, std::min(end, hg4), &s_hyp_[r * ld]);
+      Product(state_.data(), width, rows_, m_.ops->hyp_w_h, s_hyp_.data(), ld, true, begin, end, left);
+    }
+    {
+      const auto [begin, end] = Share(m_.ops->w_h, id, team_);
+      Product(state_.data(), width, rows_, m_.ops->w_h, hw_.data(), m_.ops->w_h.cols, false, begin, end, left);
+    }
+    barrier_.Wait();
+    for (int r = id; r < rows_; r += team_) {
+      LnUpdate(&s_hyp_[r * m_.ops->hyp_w_h.cols], m_.hyp_c + (row0_ + r) * hu, &state_[r * width + u],
+               m_.hyp_ln_gamma, m_.hyp_ln_beta, m_.hyp_ln_c_gamma, m_.hyp_ln_c_beta, hu, m_, cc);
+    }
+    barrier_.Wait();
+    {
+      const auto [begin, end] = Share(m_.ops->w_z, id, team_);
+      for (int r = 0; r < rows_; ++r)
+        std::copy(m_.b_z + begin, m_.b_z + std::min(end, 12 * e), &z_[r * m_.ops->w_z.cols + begin]);
+      Product(state_.data() + u, width, rows_, m_.ops->w_z, z_.data(), m_.ops->w_z.cols, true, begin, end, left);
+    }
+    barrier_.Wait();
+    const int ab_cols = m_.ops->w_ab[0].cols;
+    for (int g = 0; g < 12; ++g) {
+      const auto [begin, end] = Share(m_.ops->w_ab[g], id, team_);
+      Product(z_.data() + g * e, m_.ops->w_z.cols, rows_, m_.ops->w_ab[g], &ab_[g * rows_ * ab_cols], ab_cols,
+              false, begin, end, left);
+    }
+    barrier_.Wait();
+    for (int r = id; r < rows_; r += team_) {
+      // s_g = alpha_x,g (x W_x)_g + alpha_h,g (h W_h)_g + b_g + beta_g, per gate g.
+      Project(m_.const_xw + (row0_ + r) * g4, &prev_[r * kPointSize], m_.w_x, g4, nullptr, 0, g4, row);
+      float* s = &s_[r * m_.ops->w_h.cols];
+      const float* hw = &hw_[r * m_.ops->w_h.cols];
+      for (int gate = 0; gate < 4; ++gate) {
+        const int o = gate * u;
+        auto scale = [&](int group) { return ConstArrayMap(&ab_[(group * rows_ + r) * ab_cols], u); };
+        ArrayMap(s + o, u) = scale(gate) * ConstArrayMap(row + o, u) +
+                             scale(4 + gate) * ConstArrayMap(hw + o, u) +
+                             ConstArrayMap(m_.bias + o, u) + scale(8 + gate);
+      }
+      LnUpdate(s, m_.c + (row0_ + r) * u, &state_[r * width], m_.ln_gamma, m_.ln_beta, m_.ln_c_gamma,
+               m_.ln_c_beta, u, m_, cc);
+    }
+    barrier_.Wait();
+  }
+
+  void DrawRow(int r, int t) {
+    const int b = row0_ + r;
+    float* point = &prev_[r * kPointSize];
+    const bool ends = Draw(&y_[r * m_.ops->w_out.cols], m_.noise + (static_cast<size_t>(t) * m_.batch + b) * kNoiseSize,
+                           m_, point) || finished_[r];
+    if (ends) {
+      std::fill_n(point, kPointSize, 0.0f);
+      point[4] = 1.0f;
+      if (!finished_[r]) m_.lengths[b] = t;
+      finished_[r] = 1;
+    }
+    std::copy_n(point, kPointSize, m_.strokes + (static_cast<size_t>(b) * m_.steps + t) * kPointSize);
+  }
+
+  const Model& m_;
+  const int row0_, rows_, team_;
+  Barrier barrier_;
+  std::vector<float> state_, prev_, s_, y_, hw_, s_hyp_, z_, ab_;
+  std::vector<char> finished_;
+};
+
+const char* const kKinds[] = {"lstm", "layer_norm", "hyper"};
+
+class DrawLoop : public OpKernel {
+ public:
+  explicit DrawLoop(OpKernelConstruction* ctx) : OpKernel(ctx) {
+    std::string kind;
+    OP_REQUIRES_OK(ctx, ctx->GetAttr("kind", &kind));
+    OP_REQUIRES_OK(ctx, ctx->GetAttr("bf16_weights", &bf16_));
+    OP_REQUIRES_OK(ctx, ctx->GetAttr("greedy", &greedy_));
+    OP_REQUIRES_OK(ctx, ctx->GetAttr("forget_bias", &forget_bias_));
+    OP_REQUIRES_OK(ctx, ctx->GetAttr("epsilon", &epsilon_));
+    OP_REQUIRES_OK(ctx, ctx->GetAttr("threads", &threads_));
+    int k = 0;
+    while (k < 3 && kind != kKinds[k]) ++k;
+    OP_REQUIRES(ctx, k < 3, InvalidArgument("draw loop: kind must be lstm, layer_norm or hyper, not ", kind));
+    kind_ = static_cast<Kind>(k);
+  }
+
+  void Compute(OpKernelContext* ctx) override {
+    Model m;
+    m.kind = kind_, m.bf16 = bf16_, m.greedy = greedy_;
+    m.forget_bias = forget_bias_, m.epsilon = epsilon_;
+    const Tensor& prev = ctx->input(0);
+    const Tensor& noise = ctx->input(7);
+    OP_REQUIRES(ctx, prev.dims() == 2 && prev.dim_size(1) == kPointSize,
+                InvalidArgument("draw loop: prev must be [B, 5], got ", prev.shape().DebugString()));
+    OP_REQUIRES(ctx, noise.dims() == 3 && noise.dim_size(1) == prev.dim_size(0) &&
+                         noise.dim_size(2) == kNoiseSize,
+                InvalidArgument("draw loop: noise must be [T, B, 4], got ", noise.shape().DebugString()));
+    OP_REQUIRES(ctx, ctx->input(8).NumElements() == 1,
+                InvalidArgument("draw loop: temperature must be a scalar"));
+    m.batch = prev.dim_size(0), m.steps = noise.dim_size(0);
+    m.temperature = ctx->input(8).flat<float>()(0);
+    OP_REQUIRES(ctx, greedy_ || (m.temperature > 0.0f && m.temperature <= 1.0f),
+                InvalidArgument("draw loop: temperature must be in (0, 1], not ", m.temperature));
+    const Tensor& c = ctx->input(1);
+    const Tensor& w_h = ctx->input(10);
+    const Tensor& w_out = ctx->input(25);
+    m.units = c.dims() == 2 ? c.dim_size(1) : 0;
+    m.hyper_units = ctx->input(3).dims() == 2 ? ctx->input(3).dim_size(1) : -1;
+    OP_REQUIRES(ctx, m.units > 0 && w_out.dims() == 2 && w_out.dim_size(0) == m.units &&
+                         (w_out.dim_size(1) - 3) % 6 == 0 && w_out.dim_size(1) > 3 &&
+                         w_out.dim_size(1) <= 3 + 6 * 64,
+                InvalidArgument("draw loop: w_out must be [H, 3 + 6M] (M <= 64), got ",
+                                w_out.shape().DebugString()));
+    m.mixtures = (w_out.dim_size(1) - 3) / 6;
+    OP_REQUIRES(ctx, (kind_ == kHyper) == (m.hyper_units > 0) && m.hyper_units >= 0,
+                InvalidArgument("draw loop: hyper_c must be [B, HH] with HH > 0 exactly for a HyperLSTM"));
+    const int u = m.units, hu = m.hyper_units, b = m.batch;
+    auto shaped = [&](int index, std::initializer_list<int64_t> dims, const char* name) {
+      if (ctx->input(index).shape() == TensorShape(dims)) return true;
+      ctx->CtxFailure(InvalidArgument("draw loop: ", name, " must be ", TensorShape(dims).DebugString(),
+                                      ", got ", ctx->input(index).shape().DebugString()));
+      return false;
+    };
+    const int64_t e12 = kind_ == kHyper ? ctx->input(23).NumElements() : 0;
+    m.embedding = e12 / 12;
+    if (!shaped(1, {b, u}, "c") || !shaped(2, {b, u}, "h") || !shaped(3, {b, hu}, "hyper_c") ||
+        !shaped(4, {b, hu}, "hyper_h") || !shaped(5, {b, 4 * u}, "const_xw") ||
+        !shaped(6, {b, 4 * hu}, "hyper_const_xw") || !shaped(9, {kPointSize, 4 * u}, "w_x") ||
+        !shaped(10, {u, 4 * u}, "w_h") ||
+        !shaped(11, {kind_ == kLayerNorm ? 0 : 4 * u}, "bias") ||
+        !shaped(26, {3 + 6 * m.mixtures}, "b_out"))
+      return;
+    const bool ln = kind_ != kPlain;
+    const char* ln_names[] = {"ln_gamma", "ln_beta", "ln_c_gamma", "ln_c_beta"};
+    for (int i = 0; i < 4; ++i)
+      if (!shaped(12 + i, {ln ? (i < 2 ? 4 * u : u) : 0}, ln_names[i])) return;
+    const char* hyp_ln_names[] = {"hyper_ln_gamma", "hyper_ln_beta", "hyper_ln_c_gamma", "hyper_ln_c_beta"};
+    for (int i = 0; i < 4; ++i)
+      if (!shaped(18 + i, {i < 2 ? 4 * hu : hu}, hyp_ln_names[i])) return;
+    if (!shaped(16, {kPointSize, 4 * hu}, "hyper_w_x")) return;
+    if (kind_ == kHyper) {
+      const int e = m.embedding;
+      if (e * 12 != e12 || e == 0) {
+        ctx->CtxFailure(InvalidArgument("draw loop: b_z must be [12E], got ", ctx->input(23).shape().DebugString()));
+        return;
+      }
+      if (!shaped(17, {u + hu, 4 * hu}, "hyper_w_h") || !shaped(22, {hu, 12 * e}, "w_z") ||
+          !shaped(24, {12, e, u}, "w_ab"))
+        return;
+    }
+    auto f = [&](int index) { return ctx->input(index).NumElements() ? ctx->input(index).flat<float>().data() : nullptr; };
+    m.prev = f(0), m.const_xw = f(5), m.hyp_const_xw = f(6), m.noise = f(7);
+    m.w_x = f(9), m.bias = f(11), m.ln_gamma = f(12), m.ln_beta = f(13), m.ln_c_gamma = f(14),
+    m.ln_c_beta = f(15), m.hyp_w_x = f(16), m.hyp_ln_gamma = f(18), m.hyp_ln_beta = f(19),
+    m.hyp_ln_c_gamma = f(20), m.hyp_ln_c_beta = f(21), m.b_z = f(23), m.b_out = f(26);
+    // The operands go into the kernel's own storage, kept between calls (a concurrent
+    // call lays out its own), and are laid out by all threads, a panel each in turn.
+    std::unique_lock<std::mutex> lock(mu_, std::try_to_lock);
+    Operands local;
+    Operands* ops = lock.owns_lock() ? &cache_ : &local;
+    m.ops = ops;
+    struct Panel { Operand* op; const float* w; int index; };
+    std::vector<Panel> panels;
+    auto add = [&](Operand* op, const float* w, int rows, int columns) {
+      for (int n = op->Shape(rows, columns, bf16_), i = 0; i < n; ++i) panels.push_back({op, w, i});
+    };
+    add(&ops->w_h, f(10), u, 4 * u);
+    add(&ops->w_out, f(25), u, w_out.dim_size(1));
+    if (kind_ == kHyper) {
+      const int e = m.embedding;
+      add(&ops->hyp_w_h, f(17), u + hu, 4 * hu);
+      add(&ops->w_z, f(22), hu, 12 * e);
+      for (int g = 0; g < 12; ++g) add(&ops->w_ab[g], f(24) + g * e * u, e, u);
+    }
+    Tensor *strokes, *lengths, *c_out, *h_out, *hc_out, *hh_out;
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(0, TensorShape({b, m.steps, kPointSize}), &strokes));
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(1, TensorShape({b}), &lengths));
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(2, c.shape(), &c_out));
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(3, c.shape(), &h_out));
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(4, ctx->input(3).shape(), &hc_out));
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(5, ctx->input(3).shape(), &hh_out));
+    m.strokes = strokes->flat<float>().data();
+    m.lengths = lengths->flat<int32_t>().data();
+    std::fill_n(m.lengths, b, m.steps);
+    m.c = c_out->flat<float>().data(), m.h = h_out->flat<float>().data();
+    std::copy_n(c.flat<float>().data(), c.NumElements(), m.c);
+    std::copy_n(ctx->input(2).flat<float>().data(), c.NumElements(), m.h);
+    if (hu) {
+      m.hyp_c = hc_out->flat<float>().data(), m.hyp_h = hh_out->flat<float>().data();
+      std::copy_n(ctx->input(3).flat<float>().data(), b * hu, m.hyp_c);
+      std::copy_n(ctx->input(4).flat<float>().data(), b * hu, m.hyp_h);
+    }
+    if (b == 0 || m.steps == 0) return;
+    int threads = threads_ > 0 ? threads_
+                               : ctx->device()->tensorflow_cpu_worker_threads()->num_threads;
+    threads = std::max(1, threads);
+    // A batch of at least one row per thread: one loop per thread over its rows, no
+    // sharing. Fewer sketches: one loop, its products' columns shared by the threads.
+    std::vector<std::unique_ptr<Loop>> loops;
+    std::vector<std::pair<int, int>> work;   // (loop, id in its team)
+    if (b >= threads) {
+      for (int p = 0; p < threads; ++p) {
+        const int r0 = b * p / threads, r1 = b * (p + 1) / threads;
+        loops.emplace_back(new Loop(m, r0, r1 - r0, 1));
+        work.emplace_back(p, 0);
+      }
+    } else {
+      loops.emplace_back(new Loop(m, 0, b, threads));
+      for (int id = 0; id < threads; ++id) work.emplace_back(0, id);
+    }
+    auto* pool = ctx->device()->tensorflow_cpu_worker_threads()->workers;
+    RunOnThreads(pool, threads, [&](int id) {
+      for (size_t i = id; i < panels.size(); i += threads) panels[i].op->FillPanel(panels[i].w, panels[i].index);
+    });
+    RunOnThreads(pool, static_cast<int>(work.size()),
+                 [&](int w) { loops[work[w].first]->Run(work[w].second); });
+  }
+
+ private:
+  Kind kind_;
+  bool bf16_, greedy_;
+  float forget_bias_, epsilon_;
+  int threads_;
+  std::mutex mu_;
+  Operands cache_;
+};
+
+}  // namespace
+
+REGISTER_OP("SketchRnnDrawLoop")
+    .Input("prev: float")             // 0  [B, 5], the first step's input point
+    .Input("c: float")                // 1  [B, H]
+    .Input("h: float")                // 2  [B, H]
+    .Input("hyper_c: float")          // 3  [B, HH] ([B, 0] but for a HyperLSTM)
+    .Input("hyper_h: float")          // 4  [B, HH]
+    .Input("const_xw: float")         // 5  [B, 4H]: the constant input's (z, class) share of x W_x
+    .Input("hyper_const_xw: float")   // 6  [B, 4HH]
+    .Input("noise: float")            // 7  [T, B, 4]
+    .Input("temperature: float")      // 8  []
+    .Input("w_x: float")              // 9  [5, 4H]: W_x's rows for the point
+    .Input("w_h: float")              // 10 [H, 4H]
+    .Input("bias: float")             // 11 [4H] ([0] for a layer-norm cell)
+    .Input("ln_gamma: float")         // 12 [4H] (these four [0] for a plain cell)
+    .Input("ln_beta: float")          // 13 [4H]
+    .Input("ln_c_gamma: float")       // 14 [H]
+    .Input("ln_c_beta: float")        // 15 [H]
+    .Input("hyper_w_x: float")        // 16 [5, 4HH] (hyper_*, w_z, b_z, w_ab: HyperLSTM only)
+    .Input("hyper_w_h: float")        // 17 [H + HH, 4HH]
+    .Input("hyper_ln_gamma: float")   // 18 [4HH]
+    .Input("hyper_ln_beta: float")    // 19 [4HH]
+    .Input("hyper_ln_c_gamma: float") // 20 [HH]
+    .Input("hyper_ln_c_beta: float")  // 21 [HH]
+    .Input("w_z: float")              // 22 [HH, 12E] (`lstm_math.prepare`)
+    .Input("b_z: float")              // 23 [12E]
+    .Input("w_ab: float")             // 24 [12, E, H]
+    .Input("w_out: float")            // 25 [H, 3 + 6M], the mixture head
+    .Input("b_out: float")            // 26 [3 + 6M]
+    .Output("strokes: float")         // [B, T, 5]
+    .Output("lengths: int32")         // [B]
+    .Output("c_out: float")
+    .Output("h_out: float")
+    .Output("hyper_c_out: float")
+    .Output("hyper_h_out: float")
+    .Attr("kind: {'lstm', 'layer_norm', 'hyper'}")
+    .Attr("bf16_weights: bool = false")
+    .Attr("greedy: bool = false")
+    .Attr("forget_bias: float = 1.0")
+    .Attr("epsilon: float = 0.001")
+    .Attr("threads: int = 0")
+    .SetShapeFn([](tensorflow::shape_inference::InferenceContext* c) {
+      auto batch = c->Dim(c->input(0), 0);
+      c->set_output(0, c->MakeShape({batch, c->Dim(c->input(7), 0), kPointSize}));
+      c->set_output(1, c->Vector(batch));
+      for (int i = 0; i < 4; ++i) c->set_output(2 + i, c->input(1 + i));
+      return tensorflow::OkStatus();
+    });
+
+REGISTER_KERNEL_BUILDER(Name("SketchRnnDrawLoop").Device(DEVICE_CPU), DrawLoop);
+
+}  // namespace sketch_rnn
