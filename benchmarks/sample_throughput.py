@@ -1,14 +1,15 @@
 """Sampling speed of the paper's HyperLSTM config on every path, against this machine's memory.
 
 Usage: python benchmarks/sample_throughput.py [--preset=paper] [--repeats=15]
-           [--paths=xla_float32,xla_bfloat16,graph_float32,graph_bfloat16]
+           [--paths=fused_bfloat16,fused_float32,xla_float32,xla_bfloat16,graph_float32,graph_bfloat16]
 
 A paper-preset SketchRNN (HyperLSTM 512 decoder, z 128; random weights: the
 speed does not depend on them) draws sketches of exactly --steps points (the
 loop always runs max_len steps; sketches that end early are padded in-graph)
-from the prior at temperature 0.5. For each path (XLA or graph mode, float32
-or bfloat16 weights in the recurrence) it prints the median latency of one
-sketch over --repeats calls and the throughput of a batch of 100.
+from the prior at temperature 0.5. For each path (the fused drawing loop, XLA
+or graph mode; float32 or bfloat16 weights in the recurrence) it prints the
+median latency of one sketch over --repeats calls and the throughput of a
+batch of 100.
 
 One sketch is memory-bound: each step reads all of the decoder's weights. The
 benchmark measures, in the same run, `weight_stream_ms`: the time to read the
@@ -35,8 +36,8 @@ flags.DEFINE_string("hparams", "", "Overrides, k=v,...")
 flags.DEFINE_integer("steps", 250, "Points per sketch.")
 flags.DEFINE_integer("repeats", 15, "Timed calls per measurement (median).")
 flags.DEFINE_integer("batch", 100, "Batch size of the throughput measurement.")
-flags.DEFINE_string("paths", "xla_float32,xla_bfloat16,graph_float32,graph_bfloat16",
-                    "Comma-separated {xla,graph}_{float32,bfloat16}.")
+flags.DEFINE_string("paths", "fused_bfloat16,fused_float32,xla_float32,xla_bfloat16,graph_float32,"
+                    "graph_bfloat16", "Comma-separated {fused,xla,graph}_{float32,bfloat16}.")
 FLAGS = flags.FLAGS
 BASELINE = "xla_float32"
 
@@ -81,7 +82,8 @@ def main(argv):
   weight_bytes = 4 * sum(int(tf.size(w)) for w in per_step)
   stream = peaks.stream_ms(weight_bytes, FLAGS.steps)
   auto = compute_path.choose(compute_path.detect(), what="drawing")
-  auto_name = f"{'xla' if auto.jit_compile else 'graph'}_{auto.precision}"
+  mode = "fused" if auto.fused else "xla" if auto.jit_compile else "graph"
+  auto_name = f"{mode}_{auto.precision}"
   print(f"CPU: {cpu} ({' '.join(cpu_flags)}), {os.cpu_count()} CPUs; TF {tf.__version__}\n"
         f"preset {FLAGS.preset}: decoder {hp.dec_model} {hp.dec_rnn_size}, z {hp.z_size}, "
         f"M {hp.num_mixture}; {weight_bytes / 1e6:.1f} MB of float32 weights read per step\n"

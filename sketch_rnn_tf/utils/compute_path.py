@@ -200,9 +200,9 @@ def choose(machine, jit_compile=AUTO, precision=AUTO, what="training"):
                 and jit_compile is not True)
   if draw_fused:
     auto_jit, auto_bf16 = False, True
-    why = (f"{machine.cpu_model}: the fused drawing loop, reading bfloat16 weights (a step of "
-           "one sketch is bound by reading them)" + (
-               f" and multiplying them on the {'/'.join(machine.bf16_cpu_units)} units"
+    why = (f"{machine.cpu_model}: a step of one sketch is bound by reading the weights, "
+           "bfloat16 halves them" + (
+               f"; a batch multiplies them on the {'/'.join(machine.bf16_cpu_units)} units"
                if "avx512_bf16" in machine.cpu_flags else ""))
   if precision != AUTO:
     auto_bf16 = precision == "bfloat16"

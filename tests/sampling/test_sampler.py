@@ -1,4 +1,8 @@
 """The compiled sampler against the teacher-forced decoder and the temperature formulas."""
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -306,3 +310,57 @@ def test_fused_loop_refuses_bad_inputs_by_name():
   args[10] = tf.zeros([4, 16])
   s5, lengths, *_ = ops.sketch_rnn_draw_loop(*args, kind="lstm")   # the same, well formed
   assert s5.shape == (1, 3, 5) and lengths.shape == (1,)
+
+
+# Run in a child process: it builds and loads a second kernel library, which
+# must not meet this process's copy (every op would be registered twice).
+WIDENING_CHECK = r"""
+import numpy as np, tensorflow as tf
+from sketch_rnn_tf.data import strokes
+from sketch_rnn_tf.layers import kernels
+from sketch_rnn_tf.sampling import sampler as sampler_lib
+from sketch_rnn_tf.testing import tiny_model
+assert kernels.load()[0] is not None, kernels.load()[1]
+for overrides in ("", "dec_model=hyper", "dec_model=layer_norm"):
+  m = tiny_model(overrides)
+  bias = m.decoder.head.weights[-1]
+  bias.assign(bias.numpy() - 3.0 * (np.arange(bias.shape[0]) == 2))
+  batch, steps = 5, 30
+  z = tf.constant(np.random.default_rng(1).normal(size=(batch, m.hp.z_size)), tf.float32)
+  cond = m.decoder.conditioning(z, None)
+  state = [tf.cast(v, tf.float32) for v in m.decoder.initial_state(z, batch)]
+  prev = tf.tile(tf.constant(strokes.START_TOKEN)[None], [batch, 1])
+  noise = sampler_lib.make_noise(3, steps, batch)
+  m.set_precision("bfloat16")
+  fused = sampler_lib.fused_decode_loop(m.decoder, cond, state, prev, 0.7, steps, noise)
+  # The reference: TensorFlow's float32 loop on the weights the op multiplies, rounded.
+  m.set_precision("float32")
+  cell = m.decoder.cell
+  rounded = [cell.w_h, m.decoder.head.dense.kernel]
+  if cell.hyper is not None:
+    rounded += [cell.hyper.w_h, cell.w_zxh, cell.w_zb, cell.w_alpha, cell.w_beta]
+  for v in rounded:
+    v.assign(tf.cast(tf.cast(v, tf.bfloat16), tf.float32))
+  ref = tf.function(sampler_lib.decode_loop, autograph=False)(
+      m.decoder, cond, state, prev, 0.7, steps, noise)
+  np.testing.assert_array_equal(fused[1].numpy(), ref[1].numpy())
+  np.testing.assert_allclose(fused[0].numpy(), ref[0].numpy(), atol=2e-5)
+  assert ref[1].numpy().max() > 5
+  print(overrides or "lstm", "lengths", ref[1].numpy())
+print("OK")
+"""
+
+
+@pytest.mark.slow
+def test_bfloat16_weights_without_the_dot_instruction_are_the_rounded_weights(tmp_path):
+  """Where the CPU has no AVX512-BF16 (built here without it), the fused loop widens its
+  bfloat16 weights to float32 and multiplies float32 activations: it must draw exactly
+  what TensorFlow's float32 loop draws with those weights rounded to bfloat16."""
+  require_kernels()
+  from sketch_rnn_tf.layers import kernels
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
+  env[kernels.ENV_DIR] = str(tmp_path)
+  env[kernels.ENV_FLAGS] = "-mno-avx512bf16"
+  done = subprocess.run([sys.executable, "-c", WIDENING_CHECK], env=env, capture_output=True,
+                        text=True, timeout=600, check=False)
+  assert done.returncode == 0 and done.stdout.endswith("OK\n"), done.stdout + done.stderr[-3000:]

@@ -34,12 +34,20 @@ HEADERS = (os.path.join(HERE, "cell_rows.h"),)
 CXX = os.environ.get("CXX", "g++")
 CXXFLAGS = ("-shared", "-fPIC", "-O3", "-march=native", "-Wno-deprecated-declarations")
 ENV_DIR = "SKETCH_RNN_KERNEL_DIR"
+# Extra compiler flags, space-separated (part of the library's name): e.g.
+# -mno-avx512bf16 builds the paths of a CPU without that instruction (the tests
+# hold them to the reference on any machine).
+ENV_FLAGS = "SKETCH_RNN_KERNEL_CXXFLAGS"
 PREFIX = "_lstm_step_"
 
 
 def _tf_flags():
   import tensorflow as tf
   return list(tf.sysconfig.get_compile_flags()), list(tf.sysconfig.get_link_flags()), tf.__version__
+
+
+def _cxxflags():
+  return CXXFLAGS + tuple(os.environ.get(ENV_FLAGS, "").split())
 
 
 def _cpu_key():
@@ -55,7 +63,7 @@ def library_path():
   for source in SOURCES + HEADERS:
     with open(source, "rb") as f:
       h.update(f.read())
-  for part in (version, " ".join(compile_flags + link_flags + list(CXXFLAGS)), _cpu_key()):
+  for part in (version, " ".join(compile_flags + link_flags + list(_cxxflags())), _cpu_key()):
     h.update(b"\0" + part.encode())
   name = f"{PREFIX}{h.hexdigest()[:16]}.so"
   directory = os.environ.get(ENV_DIR)
@@ -79,7 +87,7 @@ def build(path=None):
   fd, tmp = tempfile.mkstemp(suffix=".so", dir=os.path.dirname(path))
   os.close(fd)
   try:
-    cmd = [CXX, *CXXFLAGS, *compile_flags, *SOURCES, "-o", tmp, *link_flags]
+    cmd = [CXX, *_cxxflags(), *compile_flags, *SOURCES, "-o", tmp, *link_flags]
     done = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if done.returncode != 0:
       raise RuntimeError(f"{CXX} failed on {', '.join(SOURCES)}:\n{done.stderr[-2000:]}")
