@@ -4,6 +4,8 @@ Every path that runs a cell calls these: the Keras cell's `call`/`step`
 (`lstm_cell.SketchLSTMCell`), the training recurrence's forward pass and the
 backward pass that re-uses its saved values (`fast_recurrence`), the sampler's
 step (`sampler.decode_loop`) and the TF.js decode step (`export.tfjs_graphs`).
+The fused CPU kernels (`kernels/`: the training steps' updates, the whole
+drawing loop) are these equations in C++; the tests hold them to this module.
 
 All three cells share the LSTM update (gates i, j, f, o; forget bias b_f):
 

@@ -1,4 +1,5 @@
-"""Drawing with a trained decoder: the whole sampling loop in one compiled graph.
+"""Drawing with a trained decoder: the whole sampling loop as one op (the fused
+CPU loop, `fused_decode_loop`) or one compiled graph (`decode_loop`, under XLA).
 
 Each step feeds the previous stroke-5 point (and the constant [z, class]
 input) through the cell and the MDN, then draws the next point:
