@@ -1,6 +1,6 @@
 """The fused CPU kernels, compiled once per machine, loaded on demand: the
 training recurrence's step updates (`lstm_step.cc`) and the whole drawing loop
-(`draw_loop.cc`), sharing the row helpers of `cell_rows.h`.
+(`draw_loop.cc`), sharing `kernel_common.h`.
 
 `load()` returns the op module, compiling the source first when no library
 built from them for this TensorFlow and this CPU exists yet (about 6 s with
@@ -30,7 +30,7 @@ import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCES = tuple(os.path.join(HERE, name) for name in ("lstm_step.cc", "draw_loop.cc"))
-HEADERS = (os.path.join(HERE, "cell_rows.h"),)
+HEADERS = (os.path.join(HERE, "kernel_common.h"),)
 CXX = os.environ.get("CXX", "g++")
 CXXFLAGS = ("-shared", "-fPIC", "-O3", "-march=native", "-Wno-deprecated-declarations")
 ENV_DIR = "SKETCH_RNN_KERNEL_DIR"

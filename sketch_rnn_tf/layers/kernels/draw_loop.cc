@@ -39,23 +39,12 @@
 #include <immintrin.h>
 #endif
 
-#include "cell_rows.h"
-#include "tensorflow/core/framework/op.h"
-#include "tensorflow/core/framework/op_kernel.h"
-#include "tensorflow/core/framework/shape_inference.h"
+#include "kernel_common.h"
 #include "tensorflow/core/platform/blocking_counter.h"
 #include "tensorflow/core/platform/threadpool.h"
 
 namespace sketch_rnn {
 namespace {
-
-using tensorflow::DEVICE_CPU;
-using tensorflow::OpKernel;
-using tensorflow::OpKernelConstruction;
-using tensorflow::OpKernelContext;
-using tensorflow::Tensor;
-using tensorflow::TensorShape;
-using tensorflow::errors::InvalidArgument;
 
 typedef float V16 __attribute__((vector_size(64), aligned(4)));
 typedef uint32_t U16 __attribute__((vector_size(64), aligned(4)));
@@ -129,17 +118,29 @@ struct Operand {
 struct LeftRows {
   std::vector<float> f32;
   std::vector<uint32_t> pairs;
-  int stride = 0;
 };
 
-// C[rows, cols block] (+)= A W over all of K for one block of kBlockRows x 64.
+// The R x 64 accumulators of one block of C (rows ldc apart), from C or zero.
+template <int R>
+struct Block {
+  V16 acc[R][4];
+  Block(const float* c, int ldc, bool accumulate) {
+    for (int r = 0; r < R; ++r)
+      for (int j = 0; j < 4; ++j)
+        acc[r][j] = accumulate ? *reinterpret_cast<const V16*>(c + r * ldc + 16 * j) : V16{};
+  }
+  void Store(float* c, int ldc) const {
+    for (int r = 0; r < R; ++r)
+      for (int j = 0; j < 4; ++j) *reinterpret_cast<V16*>(c + r * ldc + 16 * j) = acc[r][j];
+  }
+};
+
+// C[rows, 64-column block at col] (+)= A W over all of K, R <= kBlockRows rows.
 template <int R>
 void KernelF32(const float* a, int lda, const Operand& w, int col, float* c, int ldc,
                bool accumulate) {
-  V16 acc[R][4];
-  for (int r = 0; r < R; ++r)
-    for (int j = 0; j < 4; ++j)
-      acc[r][j] = accumulate ? *reinterpret_cast<const V16*>(c + r * ldc + col + 16 * j) : V16{};
+  Block<R> block(c + col, ldc, accumulate);
+  auto& acc = block.acc;
   const float* wp = w.f32.data() + static_cast<size_t>(col) * w.k;
   for (int kk = 0; kk < w.k; ++kk, wp += kBlockCols) {
     const V16 b0 = *reinterpret_cast<const V16*>(wp), b1 = *reinterpret_cast<const V16*>(wp + 16),
@@ -149,17 +150,14 @@ void KernelF32(const float* a, int lda, const Operand& w, int col, float* c, int
       acc[r][0] += x * b0, acc[r][1] += x * b1, acc[r][2] += x * b2, acc[r][3] += x * b3;
     }
   }
-  for (int r = 0; r < R; ++r)
-    for (int j = 0; j < 4; ++j) *reinterpret_cast<V16*>(c + r * ldc + col + 16 * j) = acc[r][j];
+  block.Store(c + col, ldc);
 }
 
 template <int R>
 void KernelWiden(const float* a, int lda, const Operand& w, int col, float* c, int ldc,
                  bool accumulate) {
-  V16 acc[R][4];
-  for (int r = 0; r < R; ++r)
-    for (int j = 0; j < 4; ++j)
-      acc[r][j] = accumulate ? *reinterpret_cast<const V16*>(c + r * ldc + col + 16 * j) : V16{};
+  Block<R> block(c + col, ldc, accumulate);
+  auto& acc = block.acc;
   const uint32_t* wp = w.pairs.data() + static_cast<size_t>(col) * w.Depth();
   const U16 high = U16{} + 0xffff0000u;
   for (int p = 0; p < w.Depth(); ++p, wp += kBlockCols) {
@@ -170,29 +168,25 @@ void KernelWiden(const float* a, int lda, const Operand& w, int col, float* c, i
       for (int j = 0; j < 4; ++j) acc[r][j] += x0 * Widen(b[j] << 16) + x1 * Widen(b[j] & high);
     }
   }
-  for (int r = 0; r < R; ++r)
-    for (int j = 0; j < 4; ++j) *reinterpret_cast<V16*>(c + r * ldc + col + 16 * j) = acc[r][j];
+  block.Store(c + col, ldc);
 }
 
 #if defined(__AVX512BF16__)
 template <int R>
 void KernelDot(const uint32_t* a, int lda, const Operand& w, int col, float* c, int ldc,
                bool accumulate) {
-  __m512 acc[R][4];
-  for (int r = 0; r < R; ++r)
-    for (int j = 0; j < 4; ++j)
-      acc[r][j] = accumulate ? _mm512_loadu_ps(c + r * ldc + col + 16 * j) : _mm512_setzero_ps();
+  Block<R> block(c + col, ldc, accumulate);
+  auto& acc = block.acc;
   const uint32_t* wp = w.pairs.data() + static_cast<size_t>(col) * w.Depth();
   for (int p = 0; p < w.Depth(); ++p, wp += kBlockCols) {
     __m512bh b[4];
     for (int j = 0; j < 4; ++j) b[j] = (__m512bh)_mm512_loadu_si512(wp + 16 * j);
     for (int r = 0; r < R; ++r) {
       const __m512bh x = (__m512bh)_mm512_set1_epi32(static_cast<int>(a[r * lda + p]));
-      for (int j = 0; j < 4; ++j) acc[r][j] = _mm512_dpbf16_ps(acc[r][j], x, b[j]);
+      for (int j = 0; j < 4; ++j) acc[r][j] = (V16)_mm512_dpbf16_ps((__m512)acc[r][j], x, b[j]);
     }
   }
-  for (int r = 0; r < R; ++r)
-    for (int j = 0; j < 4; ++j) _mm512_storeu_ps(c + r * ldc + col + 16 * j, acc[r][j]);
+  block.Store(c + col, ldc);
 }
 #else
 template <int R>
@@ -207,7 +201,6 @@ void Product(const float* a, int lda, int rows, const Operand& w, float* c, int 
   const bool dot = w.bf16 && kBf16Dot;
   if (dot) {
     left->pairs.resize(static_cast<size_t>(rows) * kp);
-    left->stride = kp;
     for (int r = 0; r < rows; ++r) {
       uint32_t* out = &left->pairs[static_cast<size_t>(r) * kp];
       const float* in = a + static_cast<size_t>(r) * lda;

@@ -22,21 +22,10 @@
 #include <cstdint>
 #include <vector>
 
-#include "cell_rows.h"
-#include "tensorflow/core/framework/op.h"
-#include "tensorflow/core/framework/op_kernel.h"
-#include "tensorflow/core/framework/shape_inference.h"
+#include "kernel_common.h"
 
 namespace sketch_rnn {
 namespace {
-
-using tensorflow::DEVICE_CPU;
-using tensorflow::OpKernel;
-using tensorflow::OpKernelConstruction;
-using tensorflow::OpKernelContext;
-using tensorflow::Tensor;
-using tensorflow::TensorShape;
-using tensorflow::errors::InvalidArgument;
 
 // Checks shared by both ops: [B, 4H] / [B, H] shapes and the optional mask/alive.
 tensorflow::Status CheckShapes(const Tensor& gates, const Tensor& state, const Tensor& mask,

@@ -1,17 +1,29 @@
-// Row helpers shared by the fused kernels (lstm_step.cc, draw_loop.cc): bfloat16
-// conversions, the LSTM gate activations and layer norm of one row. The
-// equations' home is `lstm_math`; these are the C++ forms the kernels share.
-#ifndef SKETCH_RNN_TF_LAYERS_KERNELS_CELL_ROWS_H_
-#define SKETCH_RNN_TF_LAYERS_KERNELS_CELL_ROWS_H_
+// What the fused kernels (lstm_step.cc, draw_loop.cc) share: TensorFlow's kernel
+// names, and the row helpers: bfloat16 conversions, the LSTM gate activations
+// and layer norm of one row. The equations' home is `lstm_math`; these are the
+// C++ forms the kernels share.
+#ifndef SKETCH_RNN_TF_LAYERS_KERNELS_KERNEL_COMMON_H_
+#define SKETCH_RNN_TF_LAYERS_KERNELS_KERNEL_COMMON_H_
 
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
 
+#include "tensorflow/core/framework/op.h"
+#include "tensorflow/core/framework/op_kernel.h"
+#include "tensorflow/core/framework/shape_inference.h"
 #include "unsupported/Eigen/CXX11/Tensor"
 
 namespace sketch_rnn {
+
+using tensorflow::DEVICE_CPU;
+using tensorflow::OpKernel;
+using tensorflow::OpKernelConstruction;
+using tensorflow::OpKernelContext;
+using tensorflow::Tensor;
+using tensorflow::TensorShape;
+using tensorflow::errors::InvalidArgument;
 
 using ArrayMap = Eigen::Map<Eigen::ArrayXf>;
 using ConstArrayMap = Eigen::Map<const Eigen::ArrayXf>;
@@ -88,4 +100,4 @@ inline void LnActivations(const float* n, const float* gamma, const float* beta,
 
 }  // namespace sketch_rnn
 
-#endif  // SKETCH_RNN_TF_LAYERS_KERNELS_CELL_ROWS_H_
+#endif  // SKETCH_RNN_TF_LAYERS_KERNELS_KERNEL_COMMON_H_
