@@ -29,6 +29,7 @@
 #include <atomic>
 #include <cmath>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -193,42 +194,59 @@ template <int R>
 void KernelDot(const uint32_t*, int, const Operand&, int, float*, int, bool) {}
 #endif
 
-// C[rows, columns [col_begin, col_end)] (+)= A[rows, :K] W, in 64-column blocks.
-// A's rows are `lda` apart; C's `ldc` apart, at least w.cols wide.
-void Product(const float* a, int lda, int rows, const Operand& w, float* c, int ldc,
-             bool accumulate, int col_begin, int col_end, LeftRows* left) {
-  const int kp = (w.k + 1) / 2;
-  const bool dot = w.bf16 && kBf16Dot;
-  if (dot) {
-    left->pairs.resize(static_cast<size_t>(rows) * kp);
-    for (int r = 0; r < rows; ++r) {
-      uint32_t* out = &left->pairs[static_cast<size_t>(r) * kp];
-      const float* in = a + static_cast<size_t>(r) * lda;
-      for (int p = 0; p < kp; ++p) {
-        const uint32_t hi = 2 * p + 1 < w.k ? ToBfloat16Bits(in[2 * p + 1]) : 0u;
-        out[p] = ToBfloat16Bits(in[2 * p]) | (hi << 16);
+// One product C[rows, :] (+)= A[rows, :K] W, run a 64-column panel at a time:
+// `Prepare` lays out A for the kernel once (bfloat16 pairs for the dot
+// product, or zero-padded to an even K for the widening kernel), then any
+// thread may run any panel.
+struct Product {
+  const Operand* w = nullptr;
+  const float* a = nullptr;        // A as the float kernels read it
+  int lda = 0, rows = 0, ldc = 0;
+  float* c = nullptr;
+  bool accumulate = false, dot = false;
+  LeftRows left;
+
+  // A's rows are `lda` apart; C's `ldc` apart, at least w.cols wide.
+  void Prepare(const float* a_in, int lda_in, int rows_in, const Operand& w_in, float* c_in,
+               int ldc_in, bool accumulate_in) {
+    w = &w_in, a = a_in, lda = lda_in, rows = rows_in, c = c_in, ldc = ldc_in;
+    accumulate = accumulate_in, dot = w->bf16 && kBf16Dot;
+    const int k = w->k, kp = (k + 1) / 2;
+    if (dot) {
+      left.pairs.resize(static_cast<size_t>(rows) * kp);
+      for (int r = 0; r < rows; ++r) {
+        uint32_t* out = &left.pairs[static_cast<size_t>(r) * kp];
+        const float* in = a + static_cast<size_t>(r) * lda;
+        for (int p = 0; p < kp; ++p) {
+          const uint32_t hi = 2 * p + 1 < k ? ToBfloat16Bits(in[2 * p + 1]) : 0u;
+          out[p] = ToBfloat16Bits(in[2 * p]) | (hi << 16);
+        }
       }
+    } else if (w->bf16 && (k & 1)) {  // the widening kernel reads a[k] of the zero pad row
+      left.f32.assign(static_cast<size_t>(rows) * (k + 1), 0.0f);
+      for (int r = 0; r < rows; ++r)
+        std::copy_n(a + static_cast<size_t>(r) * lda, k, &left.f32[static_cast<size_t>(r) * (k + 1)]);
+      a = left.f32.data();
+      lda = k + 1;
     }
-  } else if (w.bf16 && (w.k & 1)) {  // the widening kernel reads a[k] of the zero pad row
-    left->f32.assign(static_cast<size_t>(rows) * (w.k + 1), 0.0f);
-    for (int r = 0; r < rows; ++r)
-      std::copy_n(a + static_cast<size_t>(r) * lda, w.k, &left->f32[static_cast<size_t>(r) * (w.k + 1)]);
-    a = left->f32.data();
-    lda = w.k + 1;
   }
-  for (int col = col_begin; col < col_end; col += kBlockCols) {
+
+  int Panels() const { return w->cols / kBlockCols; }
+
+  void RunPanel(int panel) const {
+    const int col = panel * kBlockCols, kp = (w->k + 1) / 2;
     for (int r0 = 0; r0 < rows; r0 += kBlockRows) {
       const int r = std::min(kBlockRows, rows - r0);
       float* cp = c + static_cast<size_t>(r0) * ldc;
 #define SKETCH_RNN_CASE(R)                                                                       \
   case R:                                                                                        \
     if (dot) {                                                                                   \
-      KernelDot<R>(left->pairs.data() + static_cast<size_t>(r0) * kp, kp, w, col, cp, ldc,        \
-                  accumulate);                                                                   \
-    } else if (w.bf16) {                                                                         \
-      KernelWiden<R>(a + static_cast<size_t>(r0) * lda, lda, w, col, cp, ldc, accumulate);       \
+      KernelDot<R>(left.pairs.data() + static_cast<size_t>(r0) * kp, kp, *w, col, cp, ldc,        \
+                   accumulate);                                                                  \
+    } else if (w->bf16) {                                                                        \
+      KernelWiden<R>(a + static_cast<size_t>(r0) * lda, lda, *w, col, cp, ldc, accumulate);      \
     } else {                                                                                     \
-      KernelF32<R>(a + static_cast<size_t>(r0) * lda, lda, w, col, cp, ldc, accumulate);         \
+      KernelF32<R>(a + static_cast<size_t>(r0) * lda, lda, *w, col, cp, ldc, accumulate);        \
     }                                                                                            \
     break;
       switch (r) {
@@ -242,37 +260,82 @@ void Product(const float* a, int lda, int rows, const Operand& w, float* c, int 
 #undef SKETCH_RNN_CASE
     }
   }
-}
+};
 
-// A barrier for the threads that share one loop's products (a sketch or a few:
-// each thread computes some columns of each product). A step has up to six; a
-// spin of ~100 ns on a core of its own, yielding if the other thread is late
-// (a busy or oversubscribed machine).
-class Barrier {
+// The threads that share one loop's products (a sketch, or fewer sketches than
+// threads). The loop's own thread publishes each phase's panels as tasks and
+// runs them too; helpers claim tasks as they come. Claiming, not a fixed
+// split: a helper that is late (its core taken by another process) only
+// means the loop's thread runs more of the panels, where a barrier would stall
+// it for a scheduler time slice. A task is one panel, a few microseconds.
+class Team {
  public:
-  explicit Barrier(int n) : n_(n) {}
-  void Wait() {
-    if (n_ == 1) return;
-    const int gen = generation_.load(std::memory_order_acquire);
-    if (count_.fetch_add(1, std::memory_order_acq_rel) == n_ - 1) {
-      count_.store(0, std::memory_order_relaxed);
-      generation_.fetch_add(1, std::memory_order_release);
+  explicit Team(int size) : size_(size) {}
+
+  // task(0), ..., task(n - 1), shared with the helpers; returns when all are done.
+  template <typename Fn>
+  void Run(int n, const Fn& fn) {
+    if (size_ == 1 || n == 1) {
+      for (int i = 0; i < n; ++i) fn(i);
       return;
     }
-    for (int spins = 0; generation_.load(std::memory_order_acquire) == gen; ++spins) {
-      if (spins < 4000) {
-#if defined(__x86_64__) || defined(__i386__)
-        __builtin_ia32_pause();
-#endif
+    std::function<void(int)> task(fn);
+    task_ = &task;
+    done_.store(0, std::memory_order_relaxed);
+    ++generation_;
+    // The claim word: generation (32 bits), next task (16), task count (16), so that
+    // a claim can never take a task of another phase than the one it read.
+    claim_.store(static_cast<uint64_t>(generation_) << 32 | static_cast<uint64_t>(n),
+                 std::memory_order_release);
+    Work(generation_);
+    while (done_.load(std::memory_order_acquire) < n) Pause();
+  }
+
+  // A helper's life: claim the tasks of each new phase until Stop().
+  void Serve() {
+    uint32_t seen = 0;
+    for (int idle = 0; !stop_.load(std::memory_order_acquire);) {
+      const uint32_t g = static_cast<uint32_t>(claim_.load(std::memory_order_acquire) >> 32);
+      if (g != seen) {
+        seen = g;
+        Work(g);
+        idle = 0;
+      } else if (++idle < 20000) {
+        Pause();
       } else {
         std::this_thread::yield();
       }
     }
   }
 
+  void Stop() { stop_.store(true, std::memory_order_release); }
+
  private:
-  const int n_;
-  std::atomic<int> count_{0}, generation_{0};
+  static void Pause() {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+  }
+
+  void Work(uint32_t generation) {
+    for (;;) {
+      uint64_t v = claim_.load(std::memory_order_acquire);
+      const uint32_t next = (v >> 16) & 0xffff, count = v & 0xffff;
+      if (static_cast<uint32_t>(v >> 32) != generation || next >= count) return;
+      if (claim_.compare_exchange_weak(v, v + (1u << 16), std::memory_order_acq_rel,
+                                       std::memory_order_acquire)) {
+        (*task_)(next);
+        done_.fetch_add(1, std::memory_order_release);
+      }
+    }
+  }
+
+  const int size_;
+  uint32_t generation_ = 0;                      // the loop's thread's own count
+  std::atomic<uint64_t> claim_{0};
+  std::atomic<int> done_{0};
+  std::atomic<bool> stop_{false};
+  const std::function<void(int)>* task_ = nullptr;
 };
 
 enum Kind { kPlain, kLayerNorm, kHyper };
@@ -315,12 +378,6 @@ struct Model {
   int RecurrentWidth() const { return units + hyper_units; }
   int OutputWidth() const { return 3 + 6 * mixtures; }
 };
-
-// The columns [begin, end) of an operand that thread `id` of `team` computes.
-std::pair<int, int> Share(const Operand& w, int id, int team) {
-  const int blocks = w.cols / kBlockCols;
-  return {blocks * id / team * kBlockCols, blocks * (id + 1) / team * kBlockCols};
-}
 
 // dst[begin:end] = base[begin:end] + prev . w_x[:, begin:end] (+ bias): a step's input projection.
 void Project(const float* base, const float* prev, const float* w_x, int width, const float* bias,
@@ -402,12 +459,11 @@ bool Draw(const float* y, const float* noise, const Model& m, float* point) {
   return pen == 2;
 }
 
-// One loop: the sketches [row0, row0 + rows), computed by a team of threads
-// that each take a share of every product's columns and of the rows' updates.
+// One loop: the sketches [row0, row0 + rows). Its own thread runs every step's
+// elementwise work and draws; the products' panels it shares with the team.
 class Loop {
  public:
-  Loop(const Model& m, int row0, int rows, int team)
-      : m_(m), row0_(row0), rows_(rows), team_(team), barrier_(team) {
+  Loop(const Model& m, int row0, int rows, int team) : m_(m), row0_(row0), rows_(rows), team_(team) {
     const int u = m.units, hu = m.hyper_units, width = m.RecurrentWidth();
     state_.assign(static_cast<size_t>(rows) * width, 0.0f);   // [h, hyper_h] per row
     for (int r = 0; r < rows; ++r) {
@@ -418,6 +474,8 @@ class Loop {
     finished_.assign(rows, 0);
     s_.resize(static_cast<size_t>(rows) * m.ops->w_h.cols);
     y_.resize(static_cast<size_t>(rows) * m.ops->w_out.cols);
+    row_.resize(4 * std::max(u, hu));
+    cc_.resize(u);
     if (m.kind == kHyper) {
       hw_.resize(static_cast<size_t>(rows) * m.ops->w_h.cols);
       s_hyp_.resize(static_cast<size_t>(rows) * m.ops->hyp_w_h.cols);
@@ -426,114 +484,113 @@ class Loop {
     }
   }
 
-  void Run(int id) {
-    LeftRows left;
-    std::vector<float> row(4 * std::max(m_.units, m_.hyper_units)), cc(m_.units);
+  Team& team() { return team_; }
+
+  void Run() {
+    const Operands& ops = *m_.ops;
+    const int width = m_.RecurrentWidth(), out = m_.OutputWidth();
     for (int t = 0; t < m_.steps; ++t) {
       if (m_.kind == kHyper) {
-        HyperStep(id, &left, row.data(), cc.data());
+        HyperStep();
       } else {
-        CellStep(id, &left, cc.data());
+        CellStep();
       }
-      // The head: y = h W_out + b_out, each thread its columns.
-      const auto [begin, end] = Share(m_.ops->w_out, id, team_);
-      for (int r = 0; r < rows_; ++r)
-        std::copy(m_.b_out + std::min(begin, m_.OutputWidth()), m_.b_out + std::min(end, m_.OutputWidth()),
-                  &y_[r * m_.ops->w_out.cols + begin]);
-      Product(state_.data(), m_.RecurrentWidth(), rows_, m_.ops->w_out, y_.data(), m_.ops->w_out.cols, true,
-              begin, end, &left);
-      barrier_.Wait();
-      for (int r = id; r < rows_; r += team_) DrawRow(r, t);
-      barrier_.Wait();
+      // The head: y = h W_out + b_out.
+      for (int r = 0; r < rows_; ++r) std::copy_n(m_.b_out, out, &y_[r * ops.w_out.cols]);
+      products_[0].Prepare(state_.data(), width, rows_, ops.w_out, y_.data(), ops.w_out.cols, true);
+      RunProducts(1);
+      for (int r = 0; r < rows_; ++r) DrawRow(r, t);
     }
-    for (int r = id; r < rows_; r += team_) {
+    for (int r = 0; r < rows_; ++r) {
       const int b = row0_ + r, u = m_.units, hu = m_.hyper_units;
-      std::copy_n(&state_[r * m_.RecurrentWidth()], u, m_.h + b * u);
-      if (hu) std::copy_n(&state_[r * m_.RecurrentWidth() + u], hu, m_.hyp_h + b * hu);
+      std::copy_n(&state_[r * width], u, m_.h + b * u);
+      if (hu) std::copy_n(&state_[r * width + u], hu, m_.hyp_h + b * hu);
     }
   }
 
  private:
+  // The panels of products_[0, n) as one phase of tasks for the team.
+  void RunProducts(int n) {
+    int first[12], total = 0;
+    for (int i = 0; i < n; ++i) first[i] = total, total += products_[i].Panels();
+    team_.Run(total, [&](int task) {
+      int i = n - 1;
+      while (first[i] > task) --i;
+      products_[i].RunPanel(task - first[i]);
+    });
+  }
+
   // A plain or layer-norm step: s = x W_x + h W_h (+ bias), then the update.
-  void CellStep(int id, LeftRows* left, float* cc) {
-    const int u = m_.units, g4 = 4 * u, ld = m_.ops->w_h.cols;
-    const auto [begin, end] = Share(m_.ops->w_h, id, team_);
+  void CellStep() {
+    const Operands& ops = *m_.ops;
+    const int u = m_.units, g4 = 4 * u, ld = ops.w_h.cols;
     for (int r = 0; r < rows_; ++r)
       Project(m_.const_xw + (row0_ + r) * g4, &prev_[r * kPointSize], m_.w_x, g4,
-              m_.kind == kPlain ? m_.bias : nullptr, begin, std::min(end, g4), &s_[r * ld]);
-    Product(state_.data(), m_.RecurrentWidth(), rows_, m_.ops->w_h, s_.data(), ld, true, begin, end, left);
-    barrier_.Wait();
-    for (int r = id; r < rows_; r += team_) {
+              m_.kind == kPlain ? m_.bias : nullptr, 0, g4, &s_[r * ld]);
+    products_[0].Prepare(state_.data(), m_.RecurrentWidth(), rows_, ops.w_h, s_.data(), ld, true);
+    RunProducts(1);
+    for (int r = 0; r < rows_; ++r) {
       float* c = m_.c + (row0_ + r) * u;
       float* h = &state_[r * m_.RecurrentWidth()];
       if (m_.kind == kPlain) {
         PlainUpdate(&s_[r * ld], c, h, u, m_);
       } else {
-        LnUpdate(&s_[r * ld], c, h, m_.ln_gamma, m_.ln_beta, m_.ln_c_gamma, m_.ln_c_beta, u, m_, cc);
+        LnUpdate(&s_[r * ld], c, h, m_.ln_gamma, m_.ln_beta, m_.ln_c_gamma, m_.ln_c_beta, u, m_,
+                 cc_.data());
       }
     }
-    barrier_.Wait();
   }
 
   // A HyperLSTM step (`lstm_math.step`): the hyper cell, its embeddings and scales, the main cell.
-  void HyperStep(int id, LeftRows* left, float* row, float* cc) {
+  void HyperStep() {
+    const Operands& ops = *m_.ops;
     const int u = m_.units, hu = m_.hyper_units, e = m_.embedding, width = m_.RecurrentWidth();
-    const int g4 = 4 * u, hg4 = 4 * hu;
-    {
-      const auto [begin, end] = Share(m_.ops->hyp_w_h, id, team_);
-      const int ld = m_.ops->hyp_w_h.cols;
-      for (int r = 0; r < rows_; ++r)
-        Project(m_.hyp_const_xw + (row0_ + r) * hg4, &prev_[r * kPointSize], m_.hyp_w_x, hg4,
-                nullptr, begin, std::min(end, hg4), &s_hyp_[r * ld]);
-      Product(state_.data(), width, rows_, m_.ops->hyp_w_h, s_hyp_.data(), ld, true, begin, end, left);
+    const int g4 = 4 * u, hg4 = 4 * hu, ld_hyp = ops.hyp_w_h.cols;
+    // The hyper cell's pre-activations and h W_h, both from the previous state.
+    for (int r = 0; r < rows_; ++r)
+      Project(m_.hyp_const_xw + (row0_ + r) * hg4, &prev_[r * kPointSize], m_.hyp_w_x, hg4,
+              nullptr, 0, hg4, &s_hyp_[r * ld_hyp]);
+    products_[0].Prepare(state_.data(), width, rows_, ops.hyp_w_h, s_hyp_.data(), ld_hyp, true);
+    products_[1].Prepare(state_.data(), width, rows_, ops.w_h, hw_.data(), ops.w_h.cols, false);
+    RunProducts(2);
+    for (int r = 0; r < rows_; ++r) {
+      LnUpdate(&s_hyp_[r * ld_hyp], m_.hyp_c + (row0_ + r) * hu, &state_[r * width + u],
+               m_.hyp_ln_gamma, m_.hyp_ln_beta, m_.hyp_ln_c_gamma, m_.hyp_ln_c_beta, hu, m_,
+               cc_.data());
     }
-    {
-      const auto [begin, end] = Share(m_.ops->w_h, id, team_);
-      Product(state_.data(), width, rows_, m_.ops->w_h, hw_.data(), m_.ops->w_h.cols, false, begin, end, left);
-    }
-    barrier_.Wait();
-    for (int r = id; r < rows_; r += team_) {
-      LnUpdate(&s_hyp_[r * m_.ops->hyp_w_h.cols], m_.hyp_c + (row0_ + r) * hu, &state_[r * width + u],
-               m_.hyp_ln_gamma, m_.hyp_ln_beta, m_.hyp_ln_c_gamma, m_.hyp_ln_c_beta, hu, m_, cc);
-    }
-    barrier_.Wait();
-    {
-      const auto [begin, end] = Share(m_.ops->w_z, id, team_);
-      for (int r = 0; r < rows_; ++r)
-        std::copy(m_.b_z + begin, m_.b_z + std::min(end, 12 * e), &z_[r * m_.ops->w_z.cols + begin]);
-      Product(state_.data() + u, width, rows_, m_.ops->w_z, z_.data(), m_.ops->w_z.cols, true, begin, end, left);
-    }
-    barrier_.Wait();
-    const int ab_cols = m_.ops->w_ab[0].cols;
-    for (int g = 0; g < 12; ++g) {
-      const auto [begin, end] = Share(m_.ops->w_ab[g], id, team_);
-      Product(z_.data() + g * e, m_.ops->w_z.cols, rows_, m_.ops->w_ab[g], &ab_[g * rows_ * ab_cols], ab_cols,
-              false, begin, end, left);
-    }
-    barrier_.Wait();
-    for (int r = id; r < rows_; r += team_) {
+    // The embeddings z = hyper_h W_z + b_z, then the 12 scale products z_g W_ab,g.
+    for (int r = 0; r < rows_; ++r) std::copy_n(m_.b_z, 12 * e, &z_[r * ops.w_z.cols]);
+    products_[0].Prepare(state_.data() + u, width, rows_, ops.w_z, z_.data(), ops.w_z.cols, true);
+    RunProducts(1);
+    const int ab_cols = ops.w_ab[0].cols;
+    for (int g = 0; g < 12; ++g)
+      products_[g].Prepare(z_.data() + g * e, ops.w_z.cols, rows_, ops.w_ab[g],
+                           &ab_[g * rows_ * ab_cols], ab_cols, false);
+    RunProducts(12);
+    float* xw = row_.data();
+    for (int r = 0; r < rows_; ++r) {
       // s_g = alpha_x,g (x W_x)_g + alpha_h,g (h W_h)_g + b_g + beta_g, per gate g.
-      Project(m_.const_xw + (row0_ + r) * g4, &prev_[r * kPointSize], m_.w_x, g4, nullptr, 0, g4, row);
-      float* s = &s_[r * m_.ops->w_h.cols];
-      const float* hw = &hw_[r * m_.ops->w_h.cols];
+      Project(m_.const_xw + (row0_ + r) * g4, &prev_[r * kPointSize], m_.w_x, g4, nullptr, 0, g4, xw);
+      float* s = &s_[r * ops.w_h.cols];
+      const float* hw = &hw_[r * ops.w_h.cols];
       for (int gate = 0; gate < 4; ++gate) {
         const int o = gate * u;
         auto scale = [&](int group) { return ConstArrayMap(&ab_[(group * rows_ + r) * ab_cols], u); };
-        ArrayMap(s + o, u) = scale(gate) * ConstArrayMap(row + o, u) +
+        ArrayMap(s + o, u) = scale(gate) * ConstArrayMap(xw + o, u) +
                              scale(4 + gate) * ConstArrayMap(hw + o, u) +
                              ConstArrayMap(m_.bias + o, u) + scale(8 + gate);
       }
       LnUpdate(s, m_.c + (row0_ + r) * u, &state_[r * width], m_.ln_gamma, m_.ln_beta, m_.ln_c_gamma,
-               m_.ln_c_beta, u, m_, cc);
+               m_.ln_c_beta, u, m_, cc_.data());
     }
-    barrier_.Wait();
   }
 
   void DrawRow(int r, int t) {
     const int b = row0_ + r;
     float* point = &prev_[r * kPointSize];
-    const bool ends = Draw(&y_[r * m_.ops->w_out.cols], m_.noise + (static_cast<size_t>(t) * m_.batch + b) * kNoiseSize,
-                           m_, point) || finished_[r];
+    const bool ends = Draw(&y_[r * m_.ops->w_out.cols],
+                           m_.noise + (static_cast<size_t>(t) * m_.batch + b) * kNoiseSize, m_,
+                           point) || finished_[r];
     if (ends) {
       std::fill_n(point, kPointSize, 0.0f);
       point[4] = 1.0f;
@@ -544,9 +601,10 @@ class Loop {
   }
 
   const Model& m_;
-  const int row0_, rows_, team_;
-  Barrier barrier_;
-  std::vector<float> state_, prev_, s_, y_, hw_, s_hyp_, z_, ab_;
+  const int row0_, rows_;
+  Team team_;
+  Product products_[12];
+  std::vector<float> state_, prev_, s_, y_, hw_, s_hyp_, z_, ab_, row_, cc_;
   std::vector<char> finished_;
 };
 
@@ -679,25 +737,30 @@ class DrawLoop : public OpKernel {
                                : ctx->device()->tensorflow_cpu_worker_threads()->num_threads;
     threads = std::max(1, threads);
     // A batch of at least one row per thread: one loop per thread over its rows, no
-    // sharing. Fewer sketches: one loop, its products' columns shared by the threads.
+    // sharing. Fewer sketches: one loop, whose products' panels the threads share.
     std::vector<std::unique_ptr<Loop>> loops;
-    std::vector<std::pair<int, int>> work;   // (loop, id in its team)
     if (b >= threads) {
       for (int p = 0; p < threads; ++p) {
         const int r0 = b * p / threads, r1 = b * (p + 1) / threads;
         loops.emplace_back(new Loop(m, r0, r1 - r0, 1));
-        work.emplace_back(p, 0);
       }
     } else {
       loops.emplace_back(new Loop(m, 0, b, threads));
-      for (int id = 0; id < threads; ++id) work.emplace_back(0, id);
     }
     auto* pool = ctx->device()->tensorflow_cpu_worker_threads()->workers;
     RunOnThreads(pool, threads, [&](int id) {
       for (size_t i = id; i < panels.size(); i += threads) panels[i].op->FillPanel(panels[i].w, panels[i].index);
     });
-    RunOnThreads(pool, static_cast<int>(work.size()),
-                 [&](int w) { loops[work[w].first]->Run(work[w].second); });
+    RunOnThreads(pool, threads, [&](int id) {
+      if (loops.size() > 1) {
+        loops[id]->Run();
+      } else if (id == 0) {
+        loops[0]->Run();
+        loops[0]->team().Stop();
+      } else {
+        loops[0]->team().Serve();
+      }
+    });
   }
 
  private:
