@@ -51,6 +51,7 @@ typedef float V16 __attribute__((vector_size(64), aligned(4)));
 typedef uint32_t U16 __attribute__((vector_size(64), aligned(4)));
 constexpr int kBlockCols = 64;   // 4 vectors of 16 floats
 constexpr int kBlockRows = 6;    // 6 x 4 accumulators, 4 weight vectors, a broadcast: 29 of 32 registers
+constexpr int kTaskBytes = 48 << 10;   // the least weight bytes a shared task reads
 constexpr int kPointSize = 5;    // stroke-5
 constexpr int kNoiseSize = 4;    // u_mixture, u_pen, e1, e2 (sampler.NOISE_SIZE)
 #if defined(__AVX512BF16__)
@@ -509,14 +510,21 @@ class Loop {
   }
 
  private:
-  // The panels of products_[0, n) as one phase of tasks for the team.
+  // The panels of products_[0, n) as one phase of tasks for the team, a task being
+  // enough panels to read at least kTaskBytes of weights (a claim costs ~0.1 us; the
+  // 12 scale products' panels are 4 KB each).
   void RunProducts(int n) {
-    int first[12], total = 0;
-    for (int i = 0; i < n; ++i) first[i] = total, total += products_[i].Panels();
-    team_.Run(total, [&](int task) {
-      int i = n - 1;
-      while (first[i] > task) --i;
-      products_[i].RunPanel(task - first[i]);
+    tasks_.clear();
+    for (int i = 0; i < n; ++i) {
+      const Product& p = products_[i];
+      const int panel_bytes = p.w->Depth() * kBlockCols * 4;
+      const int per_task = std::max(1, kTaskBytes / panel_bytes);
+      for (int first = 0; first < p.Panels(); first += per_task)
+        tasks_.push_back({i, first, std::min(p.Panels(), first + per_task)});
+    }
+    team_.Run(static_cast<int>(tasks_.size()), [this](int task) {
+      const Task& t = tasks_[task];
+      for (int panel = t.first; panel < t.end; ++panel) products_[t.product].RunPanel(panel);
     });
   }
 
@@ -604,6 +612,8 @@ class Loop {
   const int row0_, rows_;
   Team team_;
   Product products_[12];
+  struct Task { int product, first, end; };
+  std::vector<Task> tasks_;
   std::vector<float> state_, prev_, s_, y_, hw_, s_hyp_, z_, ab_, row_, cc_;
   std::vector<char> finished_;
 };
