@@ -18,8 +18,8 @@ the project's machines (BUILD.md, "Choosing the path"):
   ~60 small ops that cost as much again as TensorFlow ops (XLA or graph
   mode); the op reads half the bytes with both cores and does the small work
   in cache, and a batch runs its products on AVX512-BF16 where the CPU has it
-  (AMD EPYC, 250-step paper sketch: 13-15 ms against 40-45 ms under XLA;
-  batch of 100: 275 against 93 sketches/s). Without the kernels: XLA, float32
+  (AMD EPYC, 250-step paper sketch: 14.6 ms against 51.4 ms under XLA;
+  batch of 100: 246 against 89 sketches/s). Without the kernels: XLA, float32
   (graph mode's per-op dispatch costs more than bfloat16 weights save).
 - A GPU: XLA (the loop and its elementwise work in fused kernels), bfloat16
   where the GPU has bfloat16 tensor cores (compute capability 8.0, Ampere, or

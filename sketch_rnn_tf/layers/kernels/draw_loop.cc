@@ -5,8 +5,9 @@
 // float32 for the paper's HyperLSTM) and does a few thousand elementwise
 // operations. As TensorFlow ops (XLA or graph mode) the step costs 1.4-1.7x
 // the time to stream those weights; here the weights are read once per step,
-// as bfloat16 if asked (half the bytes), with both cores streaming halves of
-// each matrix, and the elementwise work is a few microseconds in cache.
+// as bfloat16 if asked (half the bytes), with both cores streaming the panels
+// of each matrix (`Team`), and the elementwise work is a few microseconds in
+// cache.
 // A batch is compute-bound: its rows are split between the cores, each
 // running the loop over its rows on its own, and with bfloat16 weights the
 // products run on the CPU's bfloat16 dot-product instructions (AVX512-BF16)
@@ -18,8 +19,8 @@
 // modules are their home, and the tests hold this op to `decode_loop`.
 //
 // Products y = a W (a: rows of activations, W [K, N]) go through `Operand`s
-// laid out once per call:
-//   float32: W as is, rows padded to a multiple of 64 columns;
+// laid out once per call in panels of 64 columns:
+//   float32: W as is;
 //   bfloat16: W rounded to bfloat16 (nearest even) and stored as pairs of rows,
 //     (W[2p, n], W[2p + 1, n]) in one 32-bit word, the layout of the
 //     AVX512-BF16 dot product. With that instruction a is rounded to bfloat16
