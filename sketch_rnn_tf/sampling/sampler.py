@@ -165,7 +165,7 @@ def fused_decode_loop(decoder, cond, state, prev, temperature, max_len, noise, g
   succeeded; graph mode only (XLA cannot run a custom op). threads: how many
   the op runs on (0: TensorFlow's intra-op pool size): a batch of at least
   that many sketches is split between them, a smaller one shares each
-  product's columns.
+  product's column panels.
   """
   ops, why = kernels.load()
   if ops is None:

@@ -202,7 +202,7 @@ def choose(machine, jit_compile=AUTO, precision=AUTO, what="training"):
     auto_jit, auto_bf16 = False, True
     why = (f"{machine.cpu_model}: a step of one sketch is bound by reading the weights, "
            "bfloat16 halves them" + (
-               f"; a batch multiplies them on the {'/'.join(machine.bf16_cpu_units)} units"
+               "; a batch multiplies them with AVX512-BF16 dot products"
                if "avx512_bf16" in machine.cpu_flags else ""))
   if precision != AUTO:
     auto_bf16 = precision == "bfloat16"

@@ -38,7 +38,7 @@ def test_every_cpu_draws_in_the_fused_loop_with_bfloat16_weights_where_it_built(
   assert path.threads is None and path.batch_parts == 1
   line = path.line("drawing")
   assert line.startswith("drawing path: the fused drawing loop (one op), bfloat16 weights on the CPU")
-  assert ("avx512_bf16 units" in line) == ("avx512_bf16" in machine.cpu_flags)
+  assert ("AVX512-BF16 dot products" in line) == ("avx512_bf16" in machine.cpu_flags)
   # float32 as asked stays in the loop; XLA as asked leaves it.
   assert choose(built, precision="float32", what="drawing").fused
   assert choose(built, precision="float32", what="drawing").precision == "float32"

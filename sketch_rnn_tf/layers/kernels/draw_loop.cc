@@ -62,7 +62,7 @@ constexpr bool kBf16Dot = false;
 #endif
 
 inline V16 Splat(float x) { return V16{} + x; }
-inline V16 Widen(U16 bits) { return reinterpret_cast<V16&>(bits); }
+inline V16 Widen(U16 bits) { return (V16)bits; }   // the same 64 bytes, read as floats
 
 int RoundUp(int n, int m) { return (n + m - 1) / m * m; }
 
