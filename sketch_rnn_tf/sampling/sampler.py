@@ -33,7 +33,7 @@ import tensorflow as tf
 
 from sketch_rnn_tf.data import strokes
 from sketch_rnn_tf.layers import kernels, lstm_math, mdn
-from sketch_rnn_tf.utils import streams
+from sketch_rnn_tf.utils import compute_path, streams
 
 NOISE_SIZE = 4
 # The second words of the stateless seeds of the prior z ~ N(0, I) and of the
@@ -216,16 +216,23 @@ def fused_decode_loop(decoder, cond, state, prev, temperature, max_len, noise, g
 class Sampler:
   """Compiled sampling for one SketchRNN (conditional, unconditional or class-conditional).
 
-  jit_compile: the loop of `decode_loop` as one XLA program. fused: instead,
-  the fused CPU drawing loop (`fused_decode_loop`; takes precedence).
-  `compute_path.choose(..., what="drawing")` says which this machine takes.
+  jit_compile: the loop of `decode_loop` as one XLA program (True) or a plain
+  graph (False). fused: the fused CPU drawing loop (`fused_decode_loop`)
+  instead. Neither given: this machine's drawing loop, the fused one where
+  the kernels built on a CPU, else XLA (`compute_path.choose(...,
+  what="drawing")`). The weights' precision is the model's
+  (`SketchRNN.set_precision`).
   """
 
-  def __init__(self, model, jit_compile=True, fused=False):
+  def __init__(self, model, jit_compile=None, fused=None):
+    if fused is None:
+      fused = jit_compile is None and compute_path.choose(compute_path.detect(),
+                                                          what="drawing").fused
     self.model = model
     self.decoder = model.decoder
     self.fused = bool(fused)
-    self._loop = tf.function(self._sample_loop, jit_compile=jit_compile and not self.fused,
+    self._loop = tf.function(self._sample_loop,
+                             jit_compile=jit_compile is not False and not self.fused,
                              reduce_retracing=True)
     self._draw = tf.function(self._draw_graph, reduce_retracing=True)
 
