@@ -349,9 +349,18 @@ struct Operands {
 };
 
 // fn(0), ..., fn(n - 1) side by side: this thread runs fn(0), TensorFlow's
-// intra-op pool (started, and its threads spread over the cores) the others.
+// intra-op pool (started, and its threads spread over the cores) the others;
+// threads of their own if this thread is one of the pool's (waiting on its own
+// pool could wait for itself).
 template <typename Fn>
 void RunOnThreads(tensorflow::thread::ThreadPool* pool, int n, const Fn& fn) {
+  if (pool == nullptr || pool->CurrentThreadId() >= 0) {
+    std::vector<std::thread> helpers;
+    for (int id = 1; id < n; ++id) helpers.emplace_back([&fn, id] { fn(id); });
+    fn(0);
+    for (auto& helper : helpers) helper.join();
+    return;
+  }
   tensorflow::BlockingCounter done(n - 1);
   for (int id = 1; id < n; ++id) pool->Schedule([&fn, &done, id] { fn(id); done.DecrementCount(); });
   fn(0);
