@@ -156,40 +156,44 @@ void KernelF32(const float* a, int lda, const Operand& w, int col, float* c, int
   block.Store(c + col, ldc);
 }
 
-template <int R>
-void KernelWiden(const float* a, int lda, const Operand& w, int col, float* c, int ldc,
-                 bool accumulate) {
+// The two bfloat16 kernels: a loop over the pairs of rows of W, loading 64
+// columns of pairs and handing them, with each row of A, to `fma`.
+template <int R, typename A, typename Fma>
+void KernelPairs(const A* a, int lda, const Operand& w, int col, float* c, int ldc,
+                 bool accumulate, Fma fma) {
   Block<R> block(c + col, ldc, accumulate);
-  auto& acc = block.acc;
   const uint32_t* wp = w.pairs.data() + static_cast<size_t>(col) * w.Depth();
-  const U16 high = U16{} + 0xffff0000u;
   for (int p = 0; p < w.Depth(); ++p, wp += kBlockCols) {
     U16 b[4];
     for (int j = 0; j < 4; ++j) b[j] = *reinterpret_cast<const U16*>(wp + 16 * j);
-    for (int r = 0; r < R; ++r) {
-      const V16 x0 = Splat(a[r * lda + 2 * p]), x1 = Splat(a[r * lda + 2 * p + 1]);
-      for (int j = 0; j < 4; ++j) acc[r][j] += x0 * Widen(b[j] << 16) + x1 * Widen(b[j] & high);
-    }
+    for (int r = 0; r < R; ++r) fma(block.acc[r], b, a + r * lda, p);
   }
   block.Store(c + col, ldc);
 }
 
+// Without the dot instruction: each pair widened to two float32 rows (a shift, a mask).
+template <int R>
+void KernelWiden(const float* a, int lda, const Operand& w, int col, float* c, int ldc,
+                 bool accumulate) {
+  KernelPairs<R>(a, lda, w, col, c, ldc, accumulate,
+                 [](V16* acc, const U16* b, const float* row, int p) {
+                   const U16 high = U16{} + 0xffff0000u;
+                   const V16 x0 = Splat(row[2 * p]), x1 = Splat(row[2 * p + 1]);
+                   for (int j = 0; j < 4; ++j) acc[j] += x0 * Widen(b[j] << 16) + x1 * Widen(b[j] & high);
+                 });
+}
+
 #if defined(__AVX512BF16__)
+// acc += the dot products of A's bfloat16 pair p (broadcast) with each column's pair.
 template <int R>
 void KernelDot(const uint32_t* a, int lda, const Operand& w, int col, float* c, int ldc,
                bool accumulate) {
-  Block<R> block(c + col, ldc, accumulate);
-  auto& acc = block.acc;
-  const uint32_t* wp = w.pairs.data() + static_cast<size_t>(col) * w.Depth();
-  for (int p = 0; p < w.Depth(); ++p, wp += kBlockCols) {
-    __m512bh b[4];
-    for (int j = 0; j < 4; ++j) b[j] = (__m512bh)_mm512_loadu_si512(wp + 16 * j);
-    for (int r = 0; r < R; ++r) {
-      const __m512bh x = (__m512bh)_mm512_set1_epi32(static_cast<int>(a[r * lda + p]));
-      for (int j = 0; j < 4; ++j) acc[r][j] = (V16)_mm512_dpbf16_ps((__m512)acc[r][j], x, b[j]);
-    }
-  }
-  block.Store(c + col, ldc);
+  KernelPairs<R>(a, lda, w, col, c, ldc, accumulate,
+                 [](V16* acc, const U16* b, const uint32_t* row, int p) {
+                   const __m512bh x = (__m512bh)_mm512_set1_epi32(static_cast<int>(row[p]));
+                   for (int j = 0; j < 4; ++j)
+                     acc[j] = (V16)_mm512_dpbf16_ps((__m512)acc[j], x, (__m512bh)b[j]);
+                 });
 }
 #else
 template <int R>
