@@ -273,7 +273,7 @@ struct Product {
 // runs them too; helpers claim tasks as they come. Claiming, not a fixed
 // split: a helper that is late (its core taken by another process) only
 // means the loop's thread runs more of the panels, where a barrier would stall
-// it for a scheduler time slice. A task is one panel, a few microseconds.
+// it for a scheduler time slice. A task is a few panels, a few microseconds.
 class Team {
  public:
   explicit Team(int size) : size_(size) {}
@@ -375,7 +375,7 @@ void RunOnThreads(tensorflow::thread::ThreadPool* pool, int n, const Fn& fn) {
 struct Model {
   Kind kind = kPlain;
   int units = 0, hyper_units = 0, embedding = 0, mixtures = 0, batch = 0, steps = 0;
-  bool bf16 = false, greedy = false;
+  bool greedy = false;
   float forget_bias = 1.0f, epsilon = 1e-3f, temperature = 1.0f;
   // Vectors read as they come: [5, 4H] input rows, bias [4H], layer norms' gains and biases.
   const float *w_x = nullptr, *bias = nullptr, *ln_gamma = nullptr, *ln_beta = nullptr,
@@ -394,10 +394,10 @@ struct Model {
   int OutputWidth() const { return 3 + 6 * mixtures; }
 };
 
-// dst[begin:end] = base[begin:end] + prev . w_x[:, begin:end] (+ bias): a step's input projection.
+// dst = base + prev . w_x (+ bias), [width]: a step's input projection.
 void Project(const float* base, const float* prev, const float* w_x, int width, const float* bias,
-             int begin, int end, float* dst) {
-  for (int u = begin; u < end; ++u) {
+             float* dst) {
+  for (int u = 0; u < width; ++u) {
     float v = base[u] + (bias ? bias[u] : 0.0f);
     for (int i = 0; i < kPointSize; ++i) v += prev[i] * w_x[i * width + u];
     dst[u] = v;
@@ -548,7 +548,7 @@ class Loop {
     const int u = m_.units, g4 = 4 * u, ld = ops.w_h.cols;
     for (int r = 0; r < rows_; ++r)
       Project(m_.const_xw + (row0_ + r) * g4, &prev_[r * kPointSize], m_.w_x, g4,
-              m_.kind == kPlain ? m_.bias : nullptr, 0, g4, &s_[r * ld]);
+              m_.kind == kPlain ? m_.bias : nullptr, &s_[r * ld]);
     products_[0].Prepare(state_.data(), m_.RecurrentWidth(), rows_, ops.w_h, s_.data(), ld, true);
     RunProducts(1);
     for (int r = 0; r < rows_; ++r) {
@@ -571,7 +571,7 @@ class Loop {
     // The hyper cell's pre-activations and h W_h, both from the previous state.
     for (int r = 0; r < rows_; ++r)
       Project(m_.hyp_const_xw + (row0_ + r) * hg4, &prev_[r * kPointSize], m_.hyp_w_x, hg4,
-              nullptr, 0, hg4, &s_hyp_[r * ld_hyp]);
+              nullptr, &s_hyp_[r * ld_hyp]);
     products_[0].Prepare(state_.data(), width, rows_, ops.hyp_w_h, s_hyp_.data(), ld_hyp, true);
     products_[1].Prepare(state_.data(), width, rows_, ops.w_h, hw_.data(), ops.w_h.cols, false);
     RunProducts(2);
@@ -592,7 +592,7 @@ class Loop {
     float* xw = row_.data();
     for (int r = 0; r < rows_; ++r) {
       // s_g = alpha_x,g (x W_x)_g + alpha_h,g (h W_h)_g + b_g + beta_g, per gate g.
-      Project(m_.const_xw + (row0_ + r) * g4, &prev_[r * kPointSize], m_.w_x, g4, nullptr, 0, g4, xw);
+      Project(m_.const_xw + (row0_ + r) * g4, &prev_[r * kPointSize], m_.w_x, g4, nullptr, xw);
       float* s = &s_[r * ops.w_h.cols];
       const float* hw = &hw_[r * ops.w_h.cols];
       for (int gate = 0; gate < 4; ++gate) {
@@ -652,7 +652,7 @@ class DrawLoop : public OpKernel {
 
   void Compute(OpKernelContext* ctx) override {
     Model m;
-    m.kind = kind_, m.bf16 = bf16_, m.greedy = greedy_;
+    m.kind = kind_, m.greedy = greedy_;
     m.forget_bias = forget_bias_, m.epsilon = epsilon_;
     const Tensor& prev = ctx->input(0);
     const Tensor& noise = ctx->input(7);
