@@ -196,8 +196,8 @@ def choose(machine, jit_compile=AUTO, precision=AUTO, what="training"):
     asked.append("XLA" if auto_jit else "graph mode")
   # Drawing on a CPU where the kernels built: the fused loop (one op for the whole
   # drawing) unless XLA is asked for; bfloat16 weights unless float32 is.
-  draw_fused = (what == "drawing" and device == "CPU" and not machine.kernel_error
-                and jit_compile is not True)
+  could_draw_fused = what == "drawing" and device == "CPU" and jit_compile is not True
+  draw_fused = could_draw_fused and not machine.kernel_error
   if draw_fused:
     auto_jit, auto_bf16 = False, True
     why = (f"{machine.cpu_model}: a step of one sketch is bound by reading the weights, "
@@ -214,9 +214,8 @@ def choose(machine, jit_compile=AUTO, precision=AUTO, what="training"):
     threads = (machine.cores, 1)
   could_fuse = device == "CPU" and not auto_jit and what == "training"
   fused = draw_fused or (could_fuse and not machine.kernel_error)
-  kernel_error = machine.kernel_error if (
-      (could_fuse or (what == "drawing" and device == "CPU" and jit_compile is not True))
-      and machine.kernel_error != "not checked") else ""
+  kernel_error = (machine.kernel_error if (could_fuse or could_draw_fused)
+                  and machine.kernel_error != "not checked" else "")
   # One thread per op leaves a recurrence's chain of steps on one core: as many
   # loops over slices of the batch as ops run at once.
   batch_parts = threads[0] if fused and threads else 1

@@ -383,7 +383,7 @@ struct Model {
   const float *hyp_w_x = nullptr, *hyp_ln_gamma = nullptr, *hyp_ln_beta = nullptr,
               *hyp_ln_c_gamma = nullptr, *hyp_ln_c_beta = nullptr, *b_z = nullptr,
               *b_out = nullptr;
-  const struct Operands* ops = nullptr;
+  const Operands* ops = nullptr;
   // Per-sketch inputs [B, ...] and the outputs.
   const float *prev = nullptr, *const_xw = nullptr, *hyp_const_xw = nullptr, *noise = nullptr;
   float *strokes = nullptr;        // [B, T, 5]
@@ -489,7 +489,7 @@ class Loop {
     finished_.assign(rows, 0);
     s_.resize(static_cast<size_t>(rows) * m.ops->w_h.cols);
     y_.resize(static_cast<size_t>(rows) * m.ops->w_out.cols);
-    row_.resize(4 * std::max(u, hu));
+    row_.resize(4 * u);   // a HyperLSTM step's x W_x
     cc_.resize(u);
     if (m.kind == kHyper) {
       hw_.resize(static_cast<size_t>(rows) * m.ops->w_h.cols);
