@@ -11,7 +11,8 @@
 // A batch is compute-bound: its rows are split between the cores, each
 // running the loop over its rows on its own, and with bfloat16 weights the
 // products run on the CPU's bfloat16 dot-product instructions (AVX512-BF16)
-// where it has them.
+// where it has them, or on its matrix units (AMX tiles: 16 x 32 bfloat16
+// times 32 x 16, accumulated in float32) where it has those.
 //
 // The equations are those of `lstm_math.step` (the cells), `mdn.split_params`
 // (the head's columns) and `sampler.temperature_params` / `draw_point` /
@@ -26,7 +27,9 @@
 //     AVX512-BF16 dot product. With that instruction a is rounded to bfloat16
 //     too and the products accumulate in float32 (as oneDNN's bfloat16 matmuls
 //     in training); without it each pair is widened to float32 and a stays
-//     float32.
+//     float32. 16 row pairs of 16 columns, 256 bytes apart, are also an AMX
+//     tile of W, so the matrix units read the same panels (a panel's depth is
+//     padded to whole tiles with zero pairs).
 #include <atomic>
 #include <cmath>
 #include <cstdint>
@@ -37,8 +40,12 @@
 #include <thread>
 #include <vector>
 
-#if defined(__AVX512BF16__)
+#if defined(__AVX512BF16__) || (defined(__AMX_TILE__) && defined(__AMX_BF16__))
 #include <immintrin.h>
+#endif
+#if defined(__AMX_TILE__) && defined(__AMX_BF16__)
+#include <sys/syscall.h>
+#include <unistd.h>
 #endif
 
 #include "kernel_common.h"
@@ -60,6 +67,73 @@ constexpr bool kBf16Dot = true;
 #else
 constexpr bool kBf16Dot = false;
 #endif
+constexpr int kTilePairs = 16;   // an AMX tile: 16 rows of 64 bytes (16 pairs, or 16 floats)
+constexpr int kAmxRows = 32;     // the rows of A one AMX block multiplies (two tiles)
+constexpr int kAmxMinRows = 16;  // fewer rows: the dot-product kernel (a tile would be mostly padding)
+
+#if defined(__AMX_TILE__) && defined(__AMX_BF16__)
+// Whether this process may use the tiles: Linux hands out their 8 KB of state only
+// on request (arch_prctl ARCH_REQ_XCOMP_PERM for XTILEDATA, kernel 5.16+).
+bool AmxUsable() {
+  static const bool usable = [] {
+    constexpr long kReqXcompPerm = 0x1023, kXfeatureXtiledata = 18;
+    return kBf16Dot && syscall(SYS_arch_prctl, kReqXcompPerm, kXfeatureXtiledata) == 0;
+  }();
+  return usable;
+}
+
+// The tiles of one thread for as long as it runs a loop or serves one: 0-3 a
+// 32 x 32 block of C, 4-5 two tiles of A's rows, 6-7 two of W's columns.
+class AmxTiles {
+ public:
+  explicit AmxTiles(bool use) : use_(use) {
+    if (!use_) return;
+    struct alignas(64) {
+      uint8_t palette = 1, start_row = 0, reserved[14] = {};
+      uint16_t colsb[16] = {};
+      uint8_t rows[16] = {};
+    } config;
+    for (int t = 0; t < 8; ++t) config.colsb[t] = 64, config.rows[t] = kTilePairs;
+    _tile_loadconfig(&config);
+  }
+  ~AmxTiles() {
+    if (use_) _tile_release();
+  }
+
+ private:
+  const bool use_;
+};
+
+// out [32, 32] = A[32 rows, all pairs] W[:, 32 columns at w]: A's rows lda pairs
+// apart, w the first of the columns in a panel (its rows 64 pairs apart), depth a
+// whole number of tiles.
+void KernelAmx(const uint32_t* a, int lda, const uint32_t* w, int depth, float* out) {
+  _tile_zero(0);
+  _tile_zero(1);
+  _tile_zero(2);
+  _tile_zero(3);
+  for (int p = 0; p < depth; p += kTilePairs) {
+    _tile_loadd(4, a + p, lda * 4);
+    _tile_loadd(5, a + kTilePairs * lda + p, lda * 4);
+    _tile_loadd(6, w + p * kBlockCols, kBlockCols * 4);
+    _tile_loadd(7, w + p * kBlockCols + 16, kBlockCols * 4);
+    _tile_dpbf16ps(0, 4, 6);
+    _tile_dpbf16ps(1, 4, 7);
+    _tile_dpbf16ps(2, 5, 6);
+    _tile_dpbf16ps(3, 5, 7);
+  }
+  _tile_stored(0, out, 32 * 4);
+  _tile_stored(1, out + 16, 32 * 4);
+  _tile_stored(2, out + 16 * 32, 32 * 4);
+  _tile_stored(3, out + 16 * 32 + 16, 32 * 4);
+}
+#else
+bool AmxUsable() { return false; }
+struct AmxTiles {
+  explicit AmxTiles(bool) {}
+};
+void KernelAmx(const uint32_t*, int, const uint32_t*, int, float*) {}
+#endif
 
 inline V16 Splat(float x) { return V16{} + x; }
 inline V16 Widen(U16 bits) { return (V16)bits; }   // the same 64 bytes, read as floats
@@ -76,12 +150,14 @@ struct Operand {
   std::vector<uint32_t> pairs;     // [cols / 64][ceil(k / 2)][64]: rows 2p (low half), 2p + 1
 
   int Depth() const { return bf16 ? (k + 1) / 2 : k; }   // rows of a panel
+  // The rows a panel is stored with: bfloat16 pairs padded with zeros to whole AMX tiles.
+  int PanelDepth() const { return bf16 ? RoundUp(Depth(), kTilePairs) : k; }
 
   // Sizes the storage (kept between calls: no new pages to fault in) and says
   // how many panels there are; FillPanel writes them.
   int Shape(int rows, int columns, bool as_bf16) {
     k = rows, n = columns, cols = RoundUp(columns, kBlockCols), bf16 = as_bf16;
-    const size_t size = static_cast<size_t>(cols) * Depth();
+    const size_t size = static_cast<size_t>(cols) * PanelDepth();
     if (bf16) {
       pairs.resize(size);
     } else {
@@ -101,7 +177,9 @@ struct Operand {
       }
       return;
     }
-    uint32_t* out = pairs.data() + static_cast<size_t>(c0) * Depth();
+    uint32_t* out = pairs.data() + static_cast<size_t>(c0) * PanelDepth();
+    std::fill_n(out + static_cast<size_t>(Depth()) * kBlockCols,
+                static_cast<size_t>(PanelDepth() - Depth()) * kBlockCols, 0u);
     for (int p = 0; p < Depth(); ++p, out += kBlockCols) {
       const float* lo = w + static_cast<size_t>(2 * p) * n + c0;
       if (2 * p + 1 < k) {
@@ -162,7 +240,7 @@ template <int R, typename A, typename Fma>
 void KernelPairs(const A* a, int lda, const Operand& w, int col, float* c, int ldc,
                  bool accumulate, Fma fma) {
   Block<R> block(c + col, ldc, accumulate);
-  const uint32_t* wp = w.pairs.data() + static_cast<size_t>(col) * w.Depth();
+  const uint32_t* wp = w.pairs.data() + static_cast<size_t>(col) * w.PanelDepth();
   for (int p = 0; p < w.Depth(); ++p, wp += kBlockCols) {
     U16 b[4];
     for (int j = 0; j < 4; ++j) b[j] = *reinterpret_cast<const U16*>(wp + 16 * j);
@@ -202,14 +280,16 @@ void KernelDot(const uint32_t*, int, const Operand&, int, float*, int, bool) {}
 
 // One product C[rows, :] (+)= A[rows, :K] W, run a 64-column panel at a time:
 // `Prepare` lays out A for the kernel once (bfloat16 pairs for the dot
-// product, or zero-padded to an even K for the widening kernel), then any
-// thread may run any panel.
+// product or the tiles, or zero-padded to an even K for the widening kernel),
+// then any thread may run any panel.
 struct Product {
   const Operand* w = nullptr;
   const float* a = nullptr;        // A as the float kernels read it
   int lda = 0, rows = 0, ldc = 0;
+  int ldp = 0;                     // the pairs' row length (padded to whole tiles for AMX)
   float* c = nullptr;
-  bool accumulate = false, dot = false;
+  bool accumulate = false, dot = false, amx = false;
+  bool tiles = false;              // the running threads may use the AMX tiles
   LeftRows left;
 
   // A's rows are `lda` apart; C's `ldc` apart, at least w.cols wide.
@@ -217,11 +297,14 @@ struct Product {
                int ldc_in, bool accumulate_in) {
     w = &w_in, a = a_in, lda = lda_in, rows = rows_in, c = c_in, ldc = ldc_in;
     accumulate = accumulate_in, dot = w->bf16 && kBf16Dot;
+    amx = dot && tiles && rows >= kAmxMinRows;
     const int k = w->k, kp = (k + 1) / 2;
     if (dot) {
-      left.pairs.resize(static_cast<size_t>(rows) * kp);
+      // For the tiles, rows and pairs padded with zeros to whole blocks.
+      ldp = amx ? w->PanelDepth() : kp;
+      left.pairs.assign(static_cast<size_t>(amx ? RoundUp(rows, kAmxRows) : rows) * ldp, 0u);
       for (int r = 0; r < rows; ++r) {
-        uint32_t* out = &left.pairs[static_cast<size_t>(r) * kp];
+        uint32_t* out = &left.pairs[static_cast<size_t>(r) * ldp];
         const float* in = a + static_cast<size_t>(r) * lda;
         for (int p = 0; p < kp; ++p) {
           const uint32_t hi = 2 * p + 1 < k ? ToBfloat16Bits(in[2 * p + 1]) : 0u;
@@ -240,14 +323,15 @@ struct Product {
   int Panels() const { return w->cols / kBlockCols; }
 
   void RunPanel(int panel) const {
-    const int col = panel * kBlockCols, kp = (w->k + 1) / 2;
+    const int col = panel * kBlockCols;
+    if (amx) return RunPanelAmx(panel);
     for (int r0 = 0; r0 < rows; r0 += kBlockRows) {
       const int r = std::min(kBlockRows, rows - r0);
       float* cp = c + static_cast<size_t>(r0) * ldc;
 #define SKETCH_RNN_CASE(R)                                                                       \
   case R:                                                                                        \
     if (dot) {                                                                                   \
-      KernelDot<R>(left.pairs.data() + static_cast<size_t>(r0) * kp, kp, *w, col, cp, ldc,        \
+      KernelDot<R>(left.pairs.data() + static_cast<size_t>(r0) * ldp, ldp, *w, col, cp, ldc,      \
                    accumulate);                                                                  \
     } else if (w->bf16) {                                                                        \
       KernelWiden<R>(a + static_cast<size_t>(r0) * lda, lda, *w, col, cp, ldc, accumulate);      \
@@ -264,6 +348,27 @@ struct Product {
         SKETCH_RNN_CASE(6)
       }
 #undef SKETCH_RNN_CASE
+    }
+  }
+
+  // The panel in 32 x 32 blocks on the tiles, each added to (or written into) C's real rows.
+  void RunPanelAmx(int panel) const {
+    alignas(64) float out[kAmxRows * 32];
+    const uint32_t* wp = w->pairs.data() + static_cast<size_t>(panel) * kBlockCols * w->PanelDepth();
+    for (int r0 = 0; r0 < rows; r0 += kAmxRows) {
+      const int n = std::min(kAmxRows, rows - r0);
+      for (int half = 0; half < kBlockCols; half += 32) {
+        KernelAmx(left.pairs.data() + static_cast<size_t>(r0) * ldp, ldp, wp + half,
+                  w->PanelDepth(), out);
+        for (int r = 0; r < n; ++r) {
+          ArrayMap row(c + static_cast<size_t>(r0 + r) * ldc + panel * kBlockCols + half, 32);
+          if (accumulate) {
+            row += ConstArrayMap(out + r * 32, 32);
+          } else {
+            row = ConstArrayMap(out + r * 32, 32);
+          }
+        }
+      }
     }
   }
 };
@@ -376,6 +481,7 @@ struct Model {
   Kind kind = kPlain;
   int units = 0, hyper_units = 0, embedding = 0, mixtures = 0, batch = 0, steps = 0;
   bool greedy = false;
+  bool tiles = false;              // every thread has the AMX tiles configured
   float forget_bias = 1.0f, epsilon = 1e-3f, temperature = 1.0f;
   // Vectors read as they come: [5, 4H] input rows, bias [4H], layer norms' gains and biases.
   const float *w_x = nullptr, *bias = nullptr, *ln_gamma = nullptr, *ln_beta = nullptr,
@@ -487,6 +593,7 @@ class Loop {
     }
     prev_.assign(m.prev + row0 * kPointSize, m.prev + (row0 + rows) * kPointSize);
     finished_.assign(rows, 0);
+    for (Product& p : products_) p.tiles = m.tiles;
     s_.resize(static_cast<size_t>(rows) * m.ops->w_h.cols);
     y_.resize(static_cast<size_t>(rows) * m.ops->w_out.cols);
     row_.resize(4 * u);   // a HyperLSTM step's x W_x
@@ -757,6 +864,7 @@ class DrawLoop : public OpKernel {
       std::copy_n(ctx->input(4).flat<float>().data(), b * hu, m.hyp_h);
     }
     if (b == 0 || m.steps == 0) return;
+    m.tiles = bf16_ && AmxUsable();
     int threads = threads_ > 0 ? threads_
                                : ctx->device()->tensorflow_cpu_worker_threads()->num_threads;
     threads = std::max(1, threads);
@@ -776,6 +884,7 @@ class DrawLoop : public OpKernel {
       for (size_t i = id; i < panels.size(); i += threads) panels[i].op->FillPanel(panels[i].w, panels[i].index);
     });
     RunOnThreads(pool, threads, [&](int id) {
+      AmxTiles configured(m.tiles);   // a thread's tile configuration is its own
       if (loops.size() > 1) {
         loops[id]->Run();
       } else if (id == 0) {
