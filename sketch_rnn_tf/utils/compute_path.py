@@ -17,9 +17,11 @@ the project's machines (BUILD.md, "Choosing the path"):
   sketch is a few matrix-vector products bound by reading the weights, and
   ~60 small ops that cost as much again as TensorFlow ops (XLA or graph
   mode); the op reads half the bytes with both cores and does the small work
-  in cache, and a batch runs its products on AVX512-BF16 where the CPU has it
-  (AMD EPYC, 250-step paper sketch: 14.6 ms against 51.4 ms under XLA;
-  batch of 100: 246 against 89 sketches/s). Without the kernels: XLA, float32
+  in cache, and a batch runs its products on the AMX tiles or AVX512-BF16
+  where the CPU has them (250-step paper sketch: 14.6 ms against 51.4 ms
+  under XLA on an AMD EPYC, 30 against 94 ms on an Intel Xeon; batch of 100:
+  246 against 89 sketches/s with AVX512-BF16, 371 against 117 with AMX).
+  Without the kernels: XLA, float32
   (graph mode's per-op dispatch costs more than bfloat16 weights save).
 - A GPU: XLA (the loop and its elementwise work in fused kernels), bfloat16
   where the GPU has bfloat16 tensor cores (compute capability 8.0, Ampere, or
@@ -202,6 +204,8 @@ def choose(machine, jit_compile=AUTO, precision=AUTO, what="training"):
     auto_jit, auto_bf16 = False, True
     why = (f"{machine.cpu_model}: a step of one sketch is bound by reading the weights, "
            "bfloat16 halves them" + (
+               "; a batch multiplies them on the AMX tiles" if {"amx_bf16", "amx_tile"}
+               <= machine.cpu_flags else
                "; a batch multiplies them with AVX512-BF16 dot products"
                if "avx512_bf16" in machine.cpu_flags else ""))
   if precision != AUTO:

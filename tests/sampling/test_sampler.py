@@ -312,6 +312,88 @@ def test_fused_loop_refuses_bad_inputs_by_name():
   assert s5.shape == (1, 3, 5) and lengths.shape == (1,)
 
 
+def _bf16_64(x):
+  """x rounded to bfloat16 (nearest even, as TensorFlow's Cast), in float64."""
+  return tf.cast(tf.cast(tf.constant(x, tf.float32), tf.bfloat16), tf.float64).numpy()
+
+
+def _greedy_lstm_reference(args, inputs, round_activations):
+  """The plain LSTM decoder and mixture head of the fused loop, teacher-forced on
+  `inputs` [B, T, 5], in float64 from the equations, every product's weights
+  rounded to bfloat16 and, if asked, its activations too: the greedy point of
+  each step [B, T, 5] and the margin of each argmax (pi, pen) [B, T, 2]."""
+  c, h, const, w_x, w_h, bias, w_out, b_out = (np.asarray(a, np.float64) for a in args)
+  w_h, w_out = _bf16_64(w_h), _bf16_64(w_out)
+  act = _bf16_64 if round_activations else (lambda v: v)
+  sig = lambda v: 1 / (1 + np.exp(-v))
+  units, mix = c.shape[1], (w_out.shape[1] - 3) // 6
+  points, margins = [], []
+  for t in range(inputs.shape[1]):
+    i, j, f, o = np.split(const + inputs[:, t] @ w_x + bias + act(h) @ w_h, 4, axis=1)
+    c = c * sig(f + 1.0) + sig(i) * np.tanh(j)
+    h = np.tanh(c) * sig(o)
+    y = act(h) @ w_out + b_out
+    q, pi = y[:, :3], y[:, 3:3 + mix]
+    k, pen = pi.argmax(1), q.argmax(1)
+    rows = np.arange(len(y))
+    point = np.zeros((len(y), 5))
+    point[:, 0], point[:, 1] = y[rows, 3 + mix + k], y[rows, 3 + 2 * mix + k]
+    point[rows, 2 + pen] = 1
+    points.append(point)
+    margins.append([np.sort(pi, 1)[:, -1] - np.sort(pi, 1)[:, -2],
+                    np.sort(q, 1)[:, -1] - np.sort(q, 1)[:, -2]])
+  return np.stack(points, 1), np.moveaxis(np.array(margins), [0, 1], [1, 2])
+
+
+@pytest.mark.parametrize("batch, threads", [(5, 1), (40, 1), (40, 2)])
+def test_bfloat16_products_of_the_fused_loop_are_float32_sums_of_bfloat16_products(batch, threads):
+  """The fused loop's bfloat16 products on this CPU (the AMX tiles for a loop of at least
+  16 sketches where the CPU has them, else AVX512-BF16 dot products, both rounding the
+  activations to bfloat16 too; elsewhere widened weights times float32 activations)
+  against float64 from the equations with the same roundings: every greedy point
+  of every sketch, teacher-forced on the op's own points."""
+  from sketch_rnn_tf.layers import kernels
+  from sketch_rnn_tf.utils.compute_path import read_cpuinfo
+  ops = require_kernels()
+  round_activations = ("avx512_bf16" in read_cpuinfo()[1]
+                       and "-mno-avx512bf16" not in os.environ.get(kernels.ENV_FLAGS, ""))
+  rng = np.random.default_rng(7)
+  units, mix, steps = 40, 3, 12    # K = 40: 20 pairs, padded to whole tiles; 4H = 160: a partial panel
+  normal = lambda scale, *shape: rng.normal(0, scale, shape).astype(np.float32)
+  b_out = normal(0.1, 3 + 6 * mix)
+  b_out[2] -= 2.0     # end of sketch rarer
+  args = [normal(0.5, batch, units), normal(0.5, batch, units), normal(0.3, batch, 4 * units),
+          normal(0.3, 5, 4 * units), normal(0.3, units, 4 * units), normal(0.1, 4 * units),
+          normal(0.5, units, 3 + 6 * mix), b_out]
+  c0, h0, const, w_x, w_h, bias, w_out, b_out = args
+  empty, none = tf.zeros([0]), tf.zeros([batch, 0])
+  s5, lengths, *_ = ops.sketch_rnn_draw_loop(
+      tf.tile(tf.constant(strokes.START_TOKEN)[None], [batch, 1]), c0, h0, none, none, const,
+      none, tf.zeros([steps, batch, 4]), 1.0, w_x, w_h, bias, *[empty] * 4, tf.zeros([5, 0]),
+      *[empty] * 8, w_out, b_out, kind="lstm", bf16_weights=True, greedy=True, threads=threads)
+  s5, lengths = s5.numpy(), lengths.numpy()
+  inputs = np.concatenate([np.tile(strokes.START_TOKEN, (batch, 1, 1)), s5[:, :-1]], 1)
+  ref, margins = _greedy_lstm_reference(args, inputs, round_activations)
+  other, _ = _greedy_lstm_reference(args, inputs, not round_activations)
+  checked, off, other_off = 0, [], 0
+  for b in range(batch):
+    for t in range(min(lengths[b] + 1, steps)):
+      if margins[b, t].min() < 1e-4:    # a near tie: float32 sums may pick either
+        continue
+      np.testing.assert_array_equal(s5[b, t, 2:], ref[b, t, 2:], err_msg=str((b, t)))
+      checked += 1
+      if ref[b, t, 4] != 1:
+        error = np.abs(s5[b, t, :2] - ref[b, t, :2]).max()
+        if error > 2e-5:
+          off.append((b, t, error))
+        other_off += np.abs(s5[b, t, :2] - other[b, t, :2]).max() > 2e-5
+  assert checked >= 0.9 * min(lengths.sum() + batch, batch * steps) and lengths.max() > 3
+  # Within float32's sums, but for the rare activation within float32's error of a
+  # bfloat16 rounding midpoint (rounded the other way: one bfloat16 step in one product).
+  assert len(off) <= max(2, checked // 100) and all(e < 5e-3 for *_, e in off), off
+  assert other_off > checked // 2   # the other rounding is told apart: the test sees which ran
+
+
 # Run in a child process: it builds and loads a second kernel library, which
 # must not meet this process's copy (every op would be registered twice).
 WIDENING_CHECK = r"""
