@@ -102,7 +102,9 @@ def _kept_names(spec):
 
 def unroll_fast(cell, xw, initial_state, lengths=None, keep_masks=None):
   """Same arguments and results as `recurrence.unroll_autodiff`, hand-written gradient."""
-  if cell.spec.batch_parts > 1 and lstm_math.fused_ops(cell.spec) is not None:
+  plain = cell.spec.hyper is None and not cell.spec.layer_norm
+  # A plain LSTM's fused op splits the batch between threads itself.
+  if cell.spec.batch_parts > 1 and not plain and lstm_math.fused_ops(cell.spec) is not None:
     return _unroll_in_parts(cell, xw, initial_state, lengths, keep_masks)
   return _unroll_whole(cell, xw, initial_state, lengths, keep_masks)
 
@@ -315,79 +317,43 @@ def _unroll_whole(cell, xw, initial_state, lengths=None, keep_masks=None):
 
 
 def _unroll_fused_lstm(ops, cell, xw, initial_state, lengths, keep_masks):
-  """`unroll_fast` for a plain LSTM, each step's elementwise work in one kernel.
+  """`unroll_fast` for a plain LSTM: the whole loop, forward and backward, one op each.
 
-  The same loops as above, with `lstm_math.lstm_update` and `lstm_update_grad`
-  (and the length freeze, the casts to the matmul dtype and the dropout) done
-  by `kernels/lstm_step.cc` in one pass per step: a step is then one matmul,
-  one kernel and the TensorArray traffic, where TensorFlow's ops make it ~30
-  kernels (BUILD.md, "Where the time goes, by op"). The backward loop carries
-  dh as r + dh_pass: r = ds W_h^T straight from the step's matmul (in the
-  matmul dtype) and dh_pass what a finished sequence passes through unchanged.
+  `kernels/lstm_step.cc` runs every step of the sequence (its product h W_h or
+  ds W_h^T and `lstm_math.lstm_update` / `lstm_update_grad` with the dropout
+  and the length freeze) without leaving the op, the batch's rows split
+  between `spec.batch_parts` threads, where TensorFlow's ops make a step ~30
+  kernels and a matmul (BUILD.md, "Where the time goes, by op"). With bfloat16
+  matmuls the op multiplies bfloat16 weights and activations, accumulating in
+  float32. The weight gradients are the usual matmuls over all steps.
   """
   spec = cell.spec
   dtype = initial_state[1].dtype
   mdt = tf.as_dtype(spec.matmul_dtype)
   raw = cell.recurrence_weights()
   keep_prob = float(spec.keep_prob)
-  use_masks = keep_masks is not None and keep_prob < 1.0
-  if lengths is not None:
-    lengths = tf.cast(lengths, tf.int32)
+  masks = (tf.cast(keep_masks, tf.float32) if keep_masks is not None and keep_prob < 1.0
+           else tf.zeros([0]))
+  lengths = tf.zeros([0], tf.int32) if lengths is None else tf.cast(lengths, tf.int32)
+  attrs = {"keep_prob": keep_prob, "bf16_weights": mdt == tf.bfloat16,
+           "threads": max(1, spec.batch_parts)}
 
   @tf.custom_gradient
   def core(xw_in, c0, h0, w_h, bias):
-    w_h_m = tf.cast(w_h, mdt)
-    steps = tf.shape(xw_in)[1]
-    xw_tm = time_major(xw_in)      # a view per step, as in `unroll_fast`
-    no_mask = tf.zeros([0], dtype)
-    no_alive = tf.zeros([0], tf.bool)
-
-    def mask_at(t):
-      return keep_masks[t] if use_masks else no_mask
-
-    def alive_at(t):
-      return t < lengths if lengths is not None else no_alive
-
-    def ta(dt=dtype):
-      return tf.TensorArray(_storage_dtype(dt), size=steps)
-
-    def body(t, c, h, h_m, out_ta, tas):
-      hw = tf.matmul(h_m, w_h_m)
-      out_h, new_c, new_h, new_h_m, acts, tc = ops.sketch_rnn_lstm_step_forward(
-          xw_tm[t], hw, bias, c, h, h_m, mask_at(t), alive_at(t),
-          keep_prob=keep_prob, forget_bias=spec.forget_bias)
-      kept = {"c_in": c, "h_in": h_m, "acts": acts, "tc": tc}
-      tas = {k: tas[k].write(t, _to_storage(v, v.dtype)) for k, v in kept.items()}
-      return t + 1, new_c, new_h, new_h_m, out_ta.write(t, out_h), tas
-
-    _, c_n, h_n, _, out_ta, tas = tf.while_loop(
-        lambda t, *_: t < steps, body,
-        (tf.constant(0), c0, h0, tf.cast(h0, mdt), ta(),
-         {"c_in": ta(), "h_in": ta(mdt), "acts": ta(), "tc": ta()}),
-        maximum_iterations=steps)
-    kept = {k: _from_storage(v, mdt if k == "h_in" else dtype) for k, v in tas.items()}
-    out = time_major(out_ta.stack())
+    w_h32 = tf.cast(w_h, tf.float32)
+    # Batch-major throughout: no transposes of the sequences.
+    out, c_n, h_n, acts, tc, c_in, h_in = ops.sketch_rnn_lstm_sequence_forward(
+        xw_in, c0, h0, w_h32, tf.cast(bias, tf.float32), masks, lengths,
+        forget_bias=spec.forget_bias, **attrs)
     out.set_shape([None, None, spec.units])
 
     def grad(dout, dc_n, dh_n):
-      dout = time_major(_zeros_if_none(dout, out))
+      dout = _zeros_if_none(dout, out)
       dc_n, dh_n = _zeros_if_none(dc_n, c_n), _zeros_if_none(dh_n, h_n)
-      w_h_t = tf.transpose(w_h_m)
-
-      def bbody(k, dc, r, dh_pass, ds_ta):
-        t = steps - 1 - k
-        ds, dc, dh_pass = ops.sketch_rnn_lstm_step_backward(
-            dout[t], r, dh_pass, dc, kept["acts"][t], kept["tc"][t], kept["c_in"][t],
-            mask_at(t), alive_at(t), keep_prob=keep_prob)
-        return k + 1, dc, tf.matmul(ds, w_h_t), dh_pass, ds_ta.write(t, _to_storage(ds, mdt))
-
-      _, dc0, r, dh_pass, ds_ta = tf.while_loop(
-          lambda k, *_: k < steps, bbody,
-          (tf.constant(0), dc_n, tf.zeros_like(h0, mdt), dh_n, ta(mdt)),
-          maximum_iterations=steps)
-      ds = _from_storage(ds_ta, mdt)                              # [T, B, 4H]
-      return (tf.cast(time_major(ds), dtype), dc0, tf.cast(r, dtype) + dh_pass,
-              _matmul_steps(kept["h_in"], ds), _sum_rows(_flat2(ds)))
+      ds, dc0, dh0 = ops.sketch_rnn_lstm_sequence_backward(
+          dout, dc_n, dh_n, acts, tc, c_in, w_h32, masks, lengths, **attrs)   # ds [B, T, 4H]
+      return (tf.cast(ds, dtype), dc0, dh0,
+              _matmul_steps(tf.cast(h_in, mdt), tf.cast(ds, mdt)), _sum_rows(_flat2(ds)))
 
     return (out, c_n, h_n), grad
 

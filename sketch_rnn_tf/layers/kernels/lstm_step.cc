@@ -22,7 +22,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "kernel_common.h"
+#include "panels.h"
 
 namespace sketch_rnn {
 namespace {
@@ -46,149 +46,296 @@ tensorflow::Status CheckShapes(const Tensor& gates, const Tensor& state, const T
   return tensorflow::OkStatus();
 }
 
-template <typename Tmm>
-class LstmStepForward : public OpKernel {
+// The plain LSTM's whole sequence, forward and backward, each one op. A step's
+// products h W_h (forward) and ds W_h^T (backward) run inside the loop on the
+// panels of panels.h (AMX tiles, AVX512-BF16 dot products or float32 FMAs), so a
+// step costs no op dispatch, TensorArray traffic or allocation; the batch's rows
+// are split between `threads` threads, each running the loop over its rows on
+// its own. The weight gradients are left to one large matmul over all steps
+// outside (dW_h = [H, T*B] x [T*B, 4H]), which oneDNN runs near the peak.
+
+// One row's step: act [4H] = xw + hw + bias, activated in place; c_new, tc =
+// tanh(c_new), out = tc * so. mask [H] or null.
+inline void RowForward(const float* xw, const float* hw, const float* bias, const float* c,
+                       const float* mask, float scale, int units, float forget_bias, float* act,
+                       float* c_new, float* tc, float* out) {
+  ArrayMap(act, 4 * units) = ConstArrayMap(xw, 4 * units) + ConstArrayMap(hw, 4 * units) +
+                             ConstArrayMap(bias, 4 * units);
+  Activate(act, units, forget_bias);
+  ConstArrayMap si(act, units), g(act + units, units), sf(act + 2 * units, units),
+      so(act + 3 * units, units);
+  ArrayMap nc(c_new, units);
+  if (mask) {
+    nc = ConstArrayMap(c, units) * sf + si * (g * ConstArrayMap(mask, units) * scale);
+  } else {
+    nc = ConstArrayMap(c, units) * sf + si * g;
+  }
+  ArrayMap t(tc, units);
+  t = nc.tanh();
+  ArrayMap(out, units) = t * so;
+}
+
+// One row's step backward from dh, the gradient reaching h' (the output's and, for a
+// live row, the next step's), and dc_next, the cell's (added for a live row): ds [4H]
+// the gates' pre-activation gradients, dc the gradient of the step's c_in (a
+// finished row passes dc_next through).
+inline void RowBackward(const float* dh, const float* dc_next, bool live, const float* act,
+                        const float* tc, const float* c_in, const float* mask, float scale,
+                        int units, float* ds, float* dcell, float* dc) {
+  ConstArrayMap si(act, units), g(act + units, units), sf(act + 2 * units, units),
+      so(act + 3 * units, units), t(tc, units), dhr(dh, units), dcn(dc_next, units);
+  ArrayMap d_i(ds, units), d_j(ds + units, units), d_f(ds + 2 * units, units),
+      d_o(ds + 3 * units, units), dcc(dcell, units);
+  d_o = dhr * t * so * (1.0f - so);
+  dcc = dhr * so * (1.0f - t * t);
+  if (live) dcc += dcn;
+  if (mask) {
+    ConstArrayMap m(mask, units);
+    d_i = dcc * (g * m * scale) * si * (1.0f - si);
+    d_j = (dcc * si) * m * scale * (1.0f - g * g);
+  } else {
+    d_i = dcc * g * si * (1.0f - si);
+    d_j = (dcc * si) * (1.0f - g * g);
+  }
+  d_f = dcc * ConstArrayMap(c_in, units) * sf * (1.0f - sf);
+  ArrayMap out(dc, units);
+  out = dcc * sf;
+  if (!live) out += dcn;
+}
+
+// What both sequence ops read: sizes, the optional mask and lengths, and the threads.
+struct Sequence {
+  int steps = 0, batch = 0, units = 0, threads = 1;
+  const float* mask = nullptr;     // [T, B, H] or null
+  const int32_t* lengths = nullptr;
+  float scale = 1.0f;
+
+  tensorflow::Status Read(OpKernelContext* ctx, const Tensor& seq, const Tensor& state,
+                          const Tensor& mask_t, const Tensor& lengths_t, float keep_prob,
+                          int max_threads) {
+    if (seq.dims() != 3 || state.dims() != 2 || seq.dim_size(0) != state.dim_size(0)) {
+      return InvalidArgument("LSTM sequence: a [B, T, n] sequence and a [B, H] state, got ",
+                             seq.shape().DebugString(), " and ", state.shape().DebugString());
+    }
+    steps = seq.dim_size(1), batch = state.dim_size(0), units = state.dim_size(1);
+    if (mask_t.NumElements() != 0) {
+      if (mask_t.shape() != TensorShape({steps, batch, units})) {
+        return InvalidArgument("LSTM sequence: the dropout masks must be [T, B, H] or empty, got ",
+                               mask_t.shape().DebugString());
+      }
+      mask = mask_t.flat<float>().data();
+      scale = 1.0f / keep_prob;
+    }
+    if (lengths_t.NumElements() != 0) {
+      if (lengths_t.shape() != TensorShape({batch})) {
+        return InvalidArgument("LSTM sequence: lengths must be [B] or empty, got ",
+                               lengths_t.shape().DebugString());
+      }
+      lengths = lengths_t.flat<int32_t>().data();
+    }
+    threads = std::max(1, std::min(max_threads > 0 ? max_threads : 1, batch));
+    return tensorflow::OkStatus();
+  }
+
+  bool Alive(int b, int t) const { return lengths == nullptr || t < lengths[b]; }
+  const float* MaskRow(int t, int b) const {
+    return mask ? mask + (static_cast<size_t>(t) * batch + b) * units : nullptr;
+  }
+  // Sequences are batch-major [B, T, n] (the masks alone are time-major, as made).
+  size_t Row(int t, int b, int width) const {
+    return (static_cast<size_t>(b) * steps + t) * width;
+  }
+
+  // fn(row0, rows) for each thread's share of the batch, side by side, each thread
+  // with the AMX tiles configured for its products if it may use them.
+  template <typename Fn>
+  void ForEachShare(bool tiles, const Fn& fn) const {
+    RunOnThreads(nullptr, threads, [&](int id) {
+      AmxTiles configured(tiles);
+      const int r0 = batch * id / threads, r1 = batch * (id + 1) / threads;
+      fn(r0, r1 - r0);
+    });
+  }
+};
+
+// W (float32 [k, n], row-major, or its transpose if `transpose`) laid out in `w`'s panels.
+void Pack(const float* data, int k, int n, bool transpose, bool bf16, int threads, Operand* w,
+          std::vector<float>* scratch) {
+  if (transpose) {   // W^T [n, k] from W [k, n]
+    scratch->resize(static_cast<size_t>(k) * n);
+    for (int r = 0; r < k; ++r)
+      for (int c = 0; c < n; ++c) (*scratch)[static_cast<size_t>(c) * k + r] = data[static_cast<size_t>(r) * n + c];
+    data = scratch->data();
+    std::swap(k, n);
+  }
+  const int panels = w->Shape(k, n, bf16);
+  RunOnThreads(nullptr, threads, [&](int id) {
+    for (int p = id; p < panels; p += threads) w->FillPanel(data, p);
+  });
+}
+
+class LstmSequenceForward : public OpKernel {
  public:
-  explicit LstmStepForward(OpKernelConstruction* ctx) : OpKernel(ctx) {
+  explicit LstmSequenceForward(OpKernelConstruction* ctx) : OpKernel(ctx) {
     OP_REQUIRES_OK(ctx, ctx->GetAttr("keep_prob", &keep_prob_));
     OP_REQUIRES_OK(ctx, ctx->GetAttr("forget_bias", &forget_bias_));
+    OP_REQUIRES_OK(ctx, ctx->GetAttr("bf16_weights", &bf16_));
+    OP_REQUIRES_OK(ctx, ctx->GetAttr("threads", &threads_));
   }
 
   void Compute(OpKernelContext* ctx) override {
     const Tensor& xw = ctx->input(0);
-    const Tensor& hw = ctx->input(1);
-    const Tensor& bias = ctx->input(2);
-    const Tensor& c = ctx->input(3);
-    const Tensor& h = ctx->input(4);
-    const Tensor& h_mm = ctx->input(5);
-    const Tensor& mask = ctx->input(6);
-    const Tensor& alive = ctx->input(7);
-    OP_REQUIRES_OK(ctx, CheckShapes(xw, c, mask, alive));
-    OP_REQUIRES(ctx, hw.shape() == xw.shape() && h.shape() == c.shape() &&
-                         h_mm.shape() == c.shape() && bias.NumElements() == xw.dim_size(1),
-                InvalidArgument("LSTM step forward: xw, hw [B, 4H], bias [4H], c, h [B, H]"));
-    const int batch = c.dim_size(0), units = c.dim_size(1);
-    Tensor *out_h, *new_c, *new_h, *new_h_mm, *acts, *tc;
-    OP_REQUIRES_OK(ctx, ctx->allocate_output(0, c.shape(), &out_h));
-    OP_REQUIRES_OK(ctx, ctx->allocate_output(1, c.shape(), &new_c));
-    OP_REQUIRES_OK(ctx, ctx->allocate_output(2, c.shape(), &new_h));
-    OP_REQUIRES_OK(ctx, ctx->allocate_output(3, c.shape(), &new_h_mm));
-    OP_REQUIRES_OK(ctx, ctx->allocate_output(4, xw.shape(), &acts));
-    OP_REQUIRES_OK(ctx, ctx->allocate_output(5, c.shape(), &tc));
-    const bool has_mask = mask.NumElements() != 0, has_alive = alive.NumElements() != 0;
+    const Tensor& c0 = ctx->input(1);
+    const Tensor& h0 = ctx->input(2);
+    const Tensor& w_h = ctx->input(3);
+    const Tensor& bias = ctx->input(4);
+    Sequence seq;
+    OP_REQUIRES_OK(ctx, seq.Read(ctx, xw, c0, ctx->input(5), ctx->input(6), keep_prob_, threads_));
+    const int steps = seq.steps, batch = seq.batch, units = seq.units;
+    OP_REQUIRES(ctx, xw.dim_size(2) == 4 * units && h0.shape() == c0.shape() &&
+                         w_h.shape() == TensorShape({units, 4 * units}) &&
+                         bias.NumElements() == 4 * units,
+                InvalidArgument("LSTM sequence forward: xw [B, T, 4H], c0, h0 [B, H], w_h [H, 4H], "
+                                "bias [4H], got xw ", xw.shape().DebugString(), ", c0 ",
+                                c0.shape().DebugString(), ", w_h ", w_h.shape().DebugString()));
+    Tensor *out, *c_n, *h_n, *acts, *tc, *c_in, *h_in;
+    const TensorShape seq_h({batch, steps, units});
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(0, seq_h, &out));
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(1, c0.shape(), &c_n));
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(2, c0.shape(), &h_n));
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(3, xw.shape(), &acts));
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(4, seq_h, &tc));
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(5, seq_h, &c_in));
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(6, seq_h, &h_in));
+    std::copy_n(c0.flat<float>().data(), c0.NumElements(), c_n->flat<float>().data());
+    std::copy_n(h0.flat<float>().data(), h0.NumElements(), h_n->flat<float>().data());
+    if (batch == 0 || steps == 0) return;
+    Operand w;
+    std::vector<float> scratch;
+    Pack(w_h.flat<float>().data(), units, 4 * units, false, bf16_, seq.threads, &w, &scratch);
+    const bool tiles = bf16_ && AmxUsable();
+    const float* xw_p = xw.flat<float>().data();
     const float* bias_p = bias.flat<float>().data();
-    const float scale = 1.0f / keep_prob_;
-    std::vector<float> hw_row(4 * units);
-    for (int b = 0; b < batch; ++b) {
-      const size_t g4 = static_cast<size_t>(b) * 4 * units, g1 = static_cast<size_t>(b) * units;
-      LoadRow(hw.flat<Tmm>().data() + g4, 4 * units, hw_row.data());
-      const float* x = xw.flat<float>().data() + g4;
-      float* act = acts->flat<float>().data() + g4;
-      ArrayMap(act, 4 * units) = ConstArrayMap(x, 4 * units) +
-                                 ConstArrayMap(hw_row.data(), 4 * units) +
-                                 ConstArrayMap(bias_p, 4 * units);
-      Activate(act, units, forget_bias_);
-      ConstArrayMap si(act, units), g(act + units, units), sf(act + 2 * units, units),
-          so(act + 3 * units, units);
-      ConstArrayMap c_in(c.flat<float>().data() + g1, units);
-      ArrayMap nc(new_c->flat<float>().data() + g1, units);
-      if (has_mask) {
-        nc = c_in * sf + si * (g * ConstArrayMap(mask.flat<float>().data() + g1, units) * scale);
-      } else {
-        nc = c_in * sf + si * g;
+    seq.ForEachShare(tiles, [&](int row0, int rows) {
+      // This share's state lives in c_n and h_n, rows [row0, row0 + rows).
+      float* c = c_n->flat<float>().data() + static_cast<size_t>(row0) * units;
+      float* h = h_n->flat<float>().data() + static_cast<size_t>(row0) * units;
+      std::vector<float> hw(static_cast<size_t>(rows) * w.cols), c_new(units);
+      Product product;
+      product.tiles = tiles;
+      for (int t = 0; t < steps; ++t) {
+        for (int r = 0; r < rows; ++r) {
+          std::copy_n(c + r * units, units, c_in->flat<float>().data() + seq.Row(t, row0 + r, units));
+          std::copy_n(h + r * units, units, h_in->flat<float>().data() + seq.Row(t, row0 + r, units));
+        }
+        product.Prepare(h, units, rows, w, hw.data(), w.cols, false);
+        for (int p = 0; p < product.Panels(); ++p) product.RunPanel(p);
+        for (int r = 0; r < rows; ++r) {
+          const int b = row0 + r;
+          float* o = out->flat<float>().data() + seq.Row(t, b, units);
+          RowForward(xw_p + seq.Row(t, b, 4 * units), &hw[static_cast<size_t>(r) * w.cols], bias_p,
+                     c + r * units, seq.MaskRow(t, b), seq.scale, units, forget_bias_,
+                     acts->flat<float>().data() + seq.Row(t, b, 4 * units), c_new.data(),
+                     tc->flat<float>().data() + seq.Row(t, b, units), o);
+          if (seq.Alive(b, t)) {
+            std::copy_n(c_new.data(), units, c + r * units);
+            std::copy_n(o, units, h + r * units);
+          }
+        }
       }
-      ArrayMap t(tc->flat<float>().data() + g1, units);
-      t = nc.tanh();
-      ArrayMap oh(out_h->flat<float>().data() + g1, units);
-      oh = t * so;
-      float* nh = new_h->flat<float>().data() + g1;
-      Tmm* nh_mm = new_h_mm->flat<Tmm>().data() + g1;
-      if (has_alive && !alive.flat<bool>()(b)) {
-        nc = c_in;
-        std::copy_n(h.flat<float>().data() + g1, units, nh);
-        std::copy_n(h_mm.flat<Tmm>().data() + g1, units, nh_mm);
-      } else {
-        std::copy_n(oh.data(), units, nh);
-        StoreRow(nh, units, nh_mm);
-      }
-    }
+    });
   }
 
  private:
   float keep_prob_, forget_bias_;
+  bool bf16_;
+  int threads_;
 };
 
-template <typename Tmm>
-class LstmStepBackward : public OpKernel {
+class LstmSequenceBackward : public OpKernel {
  public:
-  explicit LstmStepBackward(OpKernelConstruction* ctx) : OpKernel(ctx) {
+  explicit LstmSequenceBackward(OpKernelConstruction* ctx) : OpKernel(ctx) {
     OP_REQUIRES_OK(ctx, ctx->GetAttr("keep_prob", &keep_prob_));
+    OP_REQUIRES_OK(ctx, ctx->GetAttr("bf16_weights", &bf16_));
+    OP_REQUIRES_OK(ctx, ctx->GetAttr("threads", &threads_));
   }
 
   void Compute(OpKernelContext* ctx) override {
     const Tensor& dout = ctx->input(0);
-    const Tensor& r = ctx->input(1);
-    const Tensor& dh_pass = ctx->input(2);
-    const Tensor& dc = ctx->input(3);
-    const Tensor& acts = ctx->input(4);
-    const Tensor& tc = ctx->input(5);
-    const Tensor& c_in = ctx->input(6);
-    const Tensor& mask = ctx->input(7);
-    const Tensor& alive = ctx->input(8);
-    OP_REQUIRES_OK(ctx, CheckShapes(acts, dc, mask, alive));
-    OP_REQUIRES(ctx, dout.shape() == dc.shape() && r.shape() == dc.shape() &&
-                         dh_pass.shape() == dc.shape() && tc.shape() == dc.shape() &&
-                         c_in.shape() == dc.shape(),
-                InvalidArgument("LSTM step backward: dout, r, dh_pass, dc, tc, c_in [B, H]"));
-    const int batch = dc.dim_size(0), units = dc.dim_size(1);
-    Tensor *ds, *dc_new, *dh_pass_new;
+    const Tensor& dc_n = ctx->input(1);
+    const Tensor& dh_n = ctx->input(2);
+    const Tensor& acts = ctx->input(3);
+    const Tensor& tc = ctx->input(4);
+    const Tensor& c_in = ctx->input(5);
+    const Tensor& w_h = ctx->input(6);
+    Sequence seq;
+    OP_REQUIRES_OK(ctx, seq.Read(ctx, dout, dc_n, ctx->input(7), ctx->input(8), keep_prob_, threads_));
+    const int steps = seq.steps, batch = seq.batch, units = seq.units;
+    const TensorShape seq_h({batch, steps, units});
+    OP_REQUIRES(ctx, dout.shape() == seq_h && dh_n.shape() == dc_n.shape() &&
+                         acts.shape() == TensorShape({batch, steps, 4 * units}) &&
+                         tc.shape() == seq_h && c_in.shape() == seq_h &&
+                         w_h.shape() == TensorShape({units, 4 * units}),
+                InvalidArgument("LSTM sequence backward: dout, tc, c_in [B, T, H], acts [B, T, 4H], "
+                                "dc_n, dh_n [B, H], w_h [H, 4H], got dout ",
+                                dout.shape().DebugString(), ", acts ", acts.shape().DebugString(),
+                                ", w_h ", w_h.shape().DebugString()));
+    Tensor *ds, *dc0, *dh0;
     OP_REQUIRES_OK(ctx, ctx->allocate_output(0, acts.shape(), &ds));
-    OP_REQUIRES_OK(ctx, ctx->allocate_output(1, dc.shape(), &dc_new));
-    OP_REQUIRES_OK(ctx, ctx->allocate_output(2, dc.shape(), &dh_pass_new));
-    const bool has_mask = mask.NumElements() != 0, has_alive = alive.NumElements() != 0;
-    const float scale = 1.0f / keep_prob_;
-    std::vector<float> row(4 * units), dh(units), dcell(units), r_row(units), keep(units, 1.0f);
-    for (int b = 0; b < batch; ++b) {
-      const size_t g4 = static_cast<size_t>(b) * 4 * units, g1 = static_cast<size_t>(b) * units;
-      const bool live = !has_alive || alive.flat<bool>()(b);
-      LoadRow(r.flat<Tmm>().data() + g1, units, r_row.data());
-      ConstArrayMap dh_state_r(r_row.data(), units), dh_state_p(dh_pass.flat<float>().data() + g1, units);
-      ConstArrayMap dc_state(dc.flat<float>().data() + g1, units);
-      ConstArrayMap d_out(dout.flat<float>().data() + g1, units);
-      ArrayMap dh_a(dh.data(), units), dcell_a(dcell.data(), units);
-      ArrayMap pass_h(dh_pass_new->flat<float>().data() + g1, units);
-      ArrayMap out_c(dc_new->flat<float>().data() + g1, units);
-      const float* act = acts.flat<float>().data() + g4;
-      ConstArrayMap si(act, units), g(act + units, units), sf(act + 2 * units, units),
-          so(act + 3 * units, units);
-      ConstArrayMap t(tc.flat<float>().data() + g1, units);
-      if (live) {
-        dh_a = d_out + (dh_state_r + dh_state_p);
-        pass_h.setZero();
-      } else {
-        dh_a = d_out;
-        pass_h = dh_state_r + dh_state_p;
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(1, dc_n.shape(), &dc0));
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(2, dc_n.shape(), &dh0));
+    // dc0 carries dc; dh0 carries what a finished row passes through unchanged, and
+    // r = ds W_h^T of the step after, in its own buffer, is added at the end.
+    std::copy_n(dc_n.flat<float>().data(), dc_n.NumElements(), dc0->flat<float>().data());
+    std::copy_n(dh_n.flat<float>().data(), dh_n.NumElements(), dh0->flat<float>().data());
+    if (batch == 0) return;
+    if (steps == 0) return;
+    Operand w_t;
+    std::vector<float> scratch;
+    Pack(w_h.flat<float>().data(), units, 4 * units, true, bf16_, seq.threads, &w_t, &scratch);
+    const bool tiles = bf16_ && AmxUsable();
+    seq.ForEachShare(tiles, [&](int row0, int rows) {
+      float* dc = dc0->flat<float>().data() + static_cast<size_t>(row0) * units;
+      float* pass = dh0->flat<float>().data() + static_cast<size_t>(row0) * units;
+      std::vector<float> r_buf(static_cast<size_t>(rows) * w_t.cols, 0.0f), dh(units),
+          dcell(units), dc_new(units);
+      Product product;
+      product.tiles = tiles;
+      for (int t = steps - 1; t >= 0; --t) {
+        for (int r = 0; r < rows; ++r) {
+          const int b = row0 + r;
+          const bool live = seq.Alive(b, t);
+          ArrayMap dh_a(dh.data(), units), pass_r(pass + r * units, units);
+          ConstArrayMap from_next(&r_buf[static_cast<size_t>(r) * w_t.cols], units);
+          ConstArrayMap d_out(dout.flat<float>().data() + seq.Row(t, b, units), units);
+          if (live) {
+            dh_a = d_out + (from_next + pass_r);
+            pass_r.setZero();
+          } else {
+            dh_a = d_out;
+            pass_r += from_next;
+          }
+          RowBackward(dh.data(), dc + r * units, live, acts.flat<float>().data() + seq.Row(t, b, 4 * units),
+                      tc.flat<float>().data() + seq.Row(t, b, units),
+                      c_in.flat<float>().data() + seq.Row(t, b, units), seq.MaskRow(t, b), seq.scale,
+                      units, ds->flat<float>().data() + seq.Row(t, b, 4 * units), dcell.data(),
+                      dc_new.data());
+          std::copy_n(dc_new.data(), units, dc + r * units);
+        }
+        product.Prepare(ds->flat<float>().data() + seq.Row(t, row0, 4 * units), steps * 4 * units, rows, w_t,
+                        r_buf.data(), w_t.cols, false);
+        for (int p = 0; p < product.Panels(); ++p) product.RunPanel(p);
       }
-      ArrayMap d_i(row.data(), units), d_j(row.data() + units, units),
-          d_f(row.data() + 2 * units, units), d_o(row.data() + 3 * units, units);
-      d_o = dh_a * t * so * (1.0f - so);
-      dcell_a = dh_a * so * (1.0f - t * t);
-      if (live) dcell_a += dc_state;
-      ConstArrayMap m(has_mask ? mask.flat<float>().data() + g1 : keep.data(), units);
-      const float s = has_mask ? scale : 1.0f;
-      d_i = dcell_a * (g * m * s) * si * (1.0f - si);
-      d_j = (dcell_a * si) * m * s * (1.0f - g * g);
-      d_f = dcell_a * ConstArrayMap(c_in.flat<float>().data() + g1, units) * sf * (1.0f - sf);
-      out_c = dcell_a * sf;
-      if (!live) out_c += dc_state;
-      StoreRow(row.data(), 4 * units, ds->flat<Tmm>().data() + g4);
-    }
+      for (int r = 0; r < rows; ++r)
+        ArrayMap(pass + r * units, units) += ConstArrayMap(&r_buf[static_cast<size_t>(r) * w_t.cols], units);
+    });
   }
 
  private:
   float keep_prob_;
+  bool bf16_;
+  int threads_;
 };
-
 
 // The layer-norm update (`lstm_math.lstm_update` with layer_norm, as the
 // layer-norm cell and both cells of a HyperLSTM use it), from s, the gates'
@@ -355,50 +502,55 @@ class LnLstmBackward : public OpKernel {
 
 }  // namespace
 
-REGISTER_OP("SketchRnnLstmStepForward")
-    .Input("xw: float")
-    .Input("hw: Tmm")
-    .Input("bias: float")
-    .Input("c: float")
-    .Input("h: float")
-    .Input("h_mm: Tmm")
-    .Input("mask: float")
-    .Input("alive: bool")
-    .Output("out_h: float")
-    .Output("new_c: float")
-    .Output("new_h: float")
-    .Output("new_h_mm: Tmm")
-    .Output("acts: float")
-    .Output("tc: float")
-    .Attr("Tmm: {float, bfloat16}")
+REGISTER_OP("SketchRnnLstmSequenceForward")
+    .Input("xw: float")         // [B, T, 4H]
+    .Input("c0: float")         // [B, H]
+    .Input("h0: float")         // [B, H]
+    .Input("w_h: float")        // [H, 4H]
+    .Input("bias: float")       // [4H]
+    .Input("masks: float")      // [T, B, H] keep masks, or [0]
+    .Input("lengths: int32")    // [B], or [0]
+    .Output("out: float")       // [B, T, H]
+    .Output("c_n: float")
+    .Output("h_n: float")
+    .Output("acts: float")      // [B, T, 4H], kept for the backward op
+    .Output("tc: float")        // [B, T, H]
+    .Output("c_in: float")      // [B, T, H]
+    .Output("h_in: float")      // [B, T, H], the product's operand of each step
     .Attr("keep_prob: float = 1.0")
     .Attr("forget_bias: float = 1.0")
+    .Attr("bf16_weights: bool = false")
+    .Attr("threads: int = 1")
     .SetShapeFn([](tensorflow::shape_inference::InferenceContext* c) {
-      for (int k = 0; k < 4; ++k) c->set_output(k, c->input(3));
-      c->set_output(4, c->input(0));
-      c->set_output(5, c->input(3));
+      auto seq_h = c->MakeShape({c->Dim(c->input(1), 0), c->Dim(c->input(0), 1), c->Dim(c->input(1), 1)});
+      c->set_output(0, seq_h);
+      c->set_output(1, c->input(1));
+      c->set_output(2, c->input(1));
+      c->set_output(3, c->input(0));
+      for (int k = 4; k < 7; ++k) c->set_output(k, seq_h);
       return tensorflow::OkStatus();
     });
 
-REGISTER_OP("SketchRnnLstmStepBackward")
-    .Input("dout: float")
-    .Input("r: Tmm")
-    .Input("dh_pass: float")
-    .Input("dc: float")
+REGISTER_OP("SketchRnnLstmSequenceBackward")
+    .Input("dout: float")       // [B, T, H]
+    .Input("dc_n: float")       // [B, H]
+    .Input("dh_n: float")       // [B, H]
     .Input("acts: float")
     .Input("tc: float")
     .Input("c_in: float")
-    .Input("mask: float")
-    .Input("alive: bool")
-    .Output("ds: Tmm")
-    .Output("dc_new: float")
-    .Output("dh_pass_new: float")
-    .Attr("Tmm: {float, bfloat16}")
+    .Input("w_h: float")        // [H, 4H]
+    .Input("masks: float")
+    .Input("lengths: int32")
+    .Output("ds: float")        // [B, T, 4H]: the gradient of xw (and of the bias and W_h's products)
+    .Output("dc0: float")
+    .Output("dh0: float")
     .Attr("keep_prob: float = 1.0")
+    .Attr("bf16_weights: bool = false")
+    .Attr("threads: int = 1")
     .SetShapeFn([](tensorflow::shape_inference::InferenceContext* c) {
-      c->set_output(0, c->input(4));
-      c->set_output(1, c->input(3));
-      c->set_output(2, c->input(3));
+      c->set_output(0, c->input(3));
+      c->set_output(1, c->input(1));
+      c->set_output(2, c->input(1));
       return tensorflow::OkStatus();
     });
 
@@ -465,15 +617,9 @@ REGISTER_OP("SketchRnnLnLstmBackward")
 REGISTER_KERNEL_BUILDER(Name("SketchRnnLnLstmForward").Device(DEVICE_CPU), LnLstmForward);
 REGISTER_KERNEL_BUILDER(Name("SketchRnnLnLstmBackward").Device(DEVICE_CPU), LnLstmBackward);
 
-#define REGISTER(T)                                                                     \
-  REGISTER_KERNEL_BUILDER(                                                              \
-      Name("SketchRnnLstmStepForward").Device(DEVICE_CPU).TypeConstraint<T>("Tmm"),    \
-      LstmStepForward<T>);                                                              \
-  REGISTER_KERNEL_BUILDER(                                                              \
-      Name("SketchRnnLstmStepBackward").Device(DEVICE_CPU).TypeConstraint<T>("Tmm"),   \
-      LstmStepBackward<T>);
-REGISTER(float)
-REGISTER(Eigen::bfloat16)
-#undef REGISTER
+REGISTER_KERNEL_BUILDER(Name("SketchRnnLstmSequenceForward").Device(DEVICE_CPU),
+                        LstmSequenceForward);
+REGISTER_KERNEL_BUILDER(Name("SketchRnnLstmSequenceBackward").Device(DEVICE_CPU),
+                        LstmSequenceBackward);
 
 }  // namespace sketch_rnn
