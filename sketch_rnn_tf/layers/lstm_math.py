@@ -79,12 +79,13 @@ class CellSpec:
   hyper: "CellSpec | None" = None    # the HyperLSTM's auxiliary layer-norm cell
   embedding_size: int = 32
   matmul_dtype: str = "float32"      # the matmuls' operands (see `matmul`)
-  # The training recurrence's cell updates run in the fused CPU kernels
-  # (`kernels/lstm_step.cc`, see `fused_ops`): a plain LSTM's whole step, a
+  # The training recurrence runs in the fused CPU kernels (`kernels/lstm_step.cc`,
+  # see `fused_ops`): a plain LSTM's whole sequence, forward and backward, or a
   # layer-norm update and its gradient.
   fused: bool = False
-  # With the fused kernels, the training recurrence runs this many independent
-  # loops over slices of the batch, side by side (`fast_recurrence`).
+  # With the fused kernels, the training recurrence runs on this many threads: a
+  # plain LSTM's op splits the batch's rows between them, the other cells run as
+  # many loops over slices of the batch side by side (`fast_recurrence`).
   batch_parts: int = 1
 
   @property

@@ -103,8 +103,10 @@ class Path:
     mode = "XLA" if self.jit_compile else "graph mode"
     pools = ("" if self.threads is None else
              f"; {self.threads[0]} ops at once, {self.threads[1]} thread each")
-    fused = ("; LSTM steps in the fused kernel" + (
-        f", {self.batch_parts} loops side by side" if self.batch_parts > 1 else "") if self.fused else
+    parts = self.batch_parts
+    fused = (f"; fused kernels: a plain LSTM's whole sequence in one op on {parts} "
+             f"thread{'s' if parts > 1 else ''}, a layer-norm or HyperLSTM step in one kernel" + (
+                 f", {parts} loops side by side" if parts > 1 else "") if self.fused else
              f"; no fused kernel: {self.kernel_error}" if self.kernel_error else "")
     return (f"{what} path: {mode}, {self.precision} matmuls on the {self.device} "
             f"({self.reason}{pools}{fused})")
