@@ -98,6 +98,81 @@ inline void LnActivations(const float* n, const float* gamma, const float* beta,
   Activate(act, units, forget_bias);
 }
 
+// A layer-norm LSTM's gains and biases (`lstm_math.lstm_update` with layer_norm).
+struct LnWeights {
+  const float *gamma = nullptr, *beta = nullptr;        // [4H]
+  const float *gamma_c = nullptr, *beta_c = nullptr;    // [H]
+};
+
+// One row of the layer-norm update from s [4H], the gates' pre-activations before
+// their per-gate layer norm:
+//   n_g = (s_g - mean(s_g)) * rstd_g,  rstd_g = 1 / sqrt(var(s_g) + epsilon)
+//   [i, j, f, o] = n * gamma + beta;   c' = c * sf + si * drop(g)
+//   h' = tanh(LN_c(c') * gamma_c + beta_c) * so
+// writing n [4H], rstd [4], c_new [H], nc [H] (LN_c(c')), rstd_c [1] and h [H];
+// act [4H] is scratch. mask [H] or null (then scale is not read).
+inline void LnRowForward(const float* s, const float* c, const float* mask, float scale,
+                         const LnWeights& w, int units, float forget_bias, float epsilon,
+                         float* n, float* rstd, float* act, float* c_new, float* nc,
+                         float* rstd_c, float* h) {
+  for (int gate = 0; gate < 4; ++gate)
+    Normalise(s + gate * units, units, epsilon, n + gate * units, rstd + gate);
+  LnActivations(n, w.gamma, w.beta, units, forget_bias, act);
+  ConstArrayMap si(act, units), g(act + units, units), sf(act + 2 * units, units),
+      so(act + 3 * units, units), c_in(c, units);
+  ArrayMap ncell(c_new, units);
+  if (mask) {
+    ncell = c_in * sf + si * (g * ConstArrayMap(mask, units) * scale);
+  } else {
+    ncell = c_in * sf + si * g;
+  }
+  Normalise(c_new, units, epsilon, nc, rstd_c);
+  ArrayMap(h, units) = (ConstArrayMap(nc, units) * ConstArrayMap(w.gamma_c, units) +
+                        ConstArrayMap(w.beta_c, units)).tanh() * so;
+}
+
+// Its gradient from dh (of h') and dc_ext (of c', from the step after): ds [4H]
+// (of s), dc_in [H] (of c); the gains' and biases' gradients added to acc_gamma,
+// acc_beta [4H], acc_gamma_c, acc_beta_c [H]. act [4H], tc and dcell [H] are scratch.
+inline void LnRowBackward(const float* dh, const float* dc_ext, const float* n,
+                          const float* rstd, const float* nc, float rstd_c, const float* c_in,
+                          const float* mask, float scale, const LnWeights& w, int units,
+                          float forget_bias, float* act, float* tc, float* dcell, float* ds,
+                          float* dc_in, float* acc_gamma, float* acc_beta, float* acc_gamma_c,
+                          float* acc_beta_c) {
+  LnActivations(n, w.gamma, w.beta, units, forget_bias, act);
+  ConstArrayMap si(act, units), g(act + units, units), sf(act + 2 * units, units),
+      so(act + 3 * units, units), ncm(nc, units), dhr(dh, units);
+  ArrayMap t(tc, units);
+  t = (ncm * ConstArrayMap(w.gamma_c, units) + ConstArrayMap(w.beta_c, units)).tanh();
+  ArrayMap d_o(ds + 3 * units, units);
+  d_o = dhr * t * so * (1.0f - so);
+  ArrayMap dcc(dcell, units);
+  dcc = dhr * so * (1.0f - t * t);
+  ArrayMap(acc_gamma_c, units) += dcc * ncm;
+  ArrayMap(acc_beta_c, units) += dcc;
+  dcc *= ConstArrayMap(w.gamma_c, units);
+  NormaliseGrad(dcell, nc, units, rstd_c);
+  dcc += ConstArrayMap(dc_ext, units);
+  ArrayMap d_i(ds, units), d_j(ds + units, units), d_f(ds + 2 * units, units);
+  if (mask) {
+    ConstArrayMap m(mask, units);
+    d_i = dcc * (g * m * scale) * si * (1.0f - si);
+    d_j = (dcc * si) * m * scale * (1.0f - g * g);
+  } else {
+    d_i = dcc * g * si * (1.0f - si);
+    d_j = (dcc * si) * (1.0f - g * g);
+  }
+  d_f = dcc * ConstArrayMap(c_in, units) * sf * (1.0f - sf);
+  ArrayMap(dc_in, units) = dcc * sf;
+  ArrayMap da(ds, 4 * units);
+  ArrayMap(acc_gamma, 4 * units) += da * ConstArrayMap(n, 4 * units);
+  ArrayMap(acc_beta, 4 * units) += da;
+  da *= ConstArrayMap(w.gamma, 4 * units);
+  for (int gate = 0; gate < 4; ++gate)
+    NormaliseGrad(ds + gate * units, n + gate * units, units, rstd[gate]);
+}
+
 }  // namespace sketch_rnn
 
 #endif  // SKETCH_RNN_TF_LAYERS_KERNELS_KERNEL_COMMON_H_

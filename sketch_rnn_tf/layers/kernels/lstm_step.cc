@@ -337,15 +337,9 @@ class LstmSequenceBackward : public OpKernel {
   int threads_;
 };
 
-// The layer-norm update (`lstm_math.lstm_update` with layer_norm, as the
-// layer-norm cell and both cells of a HyperLSTM use it), from s, the gates'
-// pre-activations before their per-gate layer norm:
-//
-//   n_g = (s_g - mean(s_g)) * rstd_g,  rstd_g = 1 / sqrt(var(s_g) + epsilon)
-//   [i, j, f, o] = n * gamma + beta;   c' as above;   h' = tanh(LN_c(c')) * so
-//
-// keeping n, rstd, n_c and rstd_c, from which the backward op recomputes the
-// activations.
+// One step's layer-norm update (`LnRowForward`, as the layer-norm cell uses it)
+// and its gradient, keeping n, rstd, n_c and rstd_c, from which the backward op
+// recomputes the activations.
 class LnLstmForward : public OpKernel {
  public:
   explicit LnLstmForward(OpKernelConstruction* ctx) : OpKernel(ctx) {
@@ -364,10 +358,8 @@ class LnLstmForward : public OpKernel {
                          ctx->input(3).NumElements() == 4 * units &&
                          ctx->input(4).NumElements() == units && ctx->input(5).NumElements() == units,
                 InvalidArgument("layer-norm LSTM step: gamma, beta [4H], gamma_c, beta_c [H]"));
-    const float* gamma = ctx->input(2).flat<float>().data();
-    const float* beta = ctx->input(3).flat<float>().data();
-    const float* gamma_c = ctx->input(4).flat<float>().data();
-    const float* beta_c = ctx->input(5).flat<float>().data();
+    const LnWeights w{ctx->input(2).flat<float>().data(), ctx->input(3).flat<float>().data(),
+                      ctx->input(4).flat<float>().data(), ctx->input(5).flat<float>().data()};
     Tensor *h, *new_c, *n, *rstd, *nc, *rstd_c;
     OP_REQUIRES_OK(ctx, ctx->allocate_output(0, c.shape(), &h));
     OP_REQUIRES_OK(ctx, ctx->allocate_output(1, c.shape(), &new_c));
@@ -376,32 +368,15 @@ class LnLstmForward : public OpKernel {
     OP_REQUIRES_OK(ctx, ctx->allocate_output(4, c.shape(), &nc));
     OP_REQUIRES_OK(ctx, ctx->allocate_output(5, TensorShape({batch, 1}), &rstd_c));
     const bool has_mask = mask.NumElements() != 0;
-    const float scale = 1.0f / keep_prob_;
-    std::vector<float> act(4 * units), cc(units);
+    std::vector<float> act(4 * units);
     for (int b = 0; b < batch; ++b) {
       const size_t g4 = static_cast<size_t>(b) * 4 * units, g1 = static_cast<size_t>(b) * units;
-      float* nrow = n->flat<float>().data() + g4;
-      for (int gate = 0; gate < 4; ++gate) {
-        const int o = gate * units;
-        Normalise(s.flat<float>().data() + g4 + o, units, epsilon_, nrow + o,
-                  rstd->flat<float>().data() + 4 * b + gate);
-      }
-      LnActivations(nrow, gamma, beta, units, forget_bias_, act.data());
-      ConstArrayMap si(act.data(), units), g(act.data() + units, units),
-          sf(act.data() + 2 * units, units), so(act.data() + 3 * units, units);
-      ArrayMap ncell(new_c->flat<float>().data() + g1, units);
-      ConstArrayMap c_in(c.flat<float>().data() + g1, units);
-      if (has_mask) {
-        ncell = c_in * sf + si * (g * ConstArrayMap(mask.flat<float>().data() + g1, units) * scale);
-      } else {
-        ncell = c_in * sf + si * g;
-      }
-      float* ncrow = nc->flat<float>().data() + g1;
-      Normalise(ncell.data(), units, epsilon_, ncrow, rstd_c->flat<float>().data() + b);
-      ArrayMap t(cc.data(), units);
-      t = (ConstArrayMap(ncrow, units) * ConstArrayMap(gamma_c, units) +
-           ConstArrayMap(beta_c, units)).tanh();
-      ArrayMap(h->flat<float>().data() + g1, units) = t * so;
+      LnRowForward(s.flat<float>().data() + g4, c.flat<float>().data() + g1,
+                   has_mask ? mask.flat<float>().data() + g1 : nullptr, 1.0f / keep_prob_, w,
+                   units, forget_bias_, epsilon_, n->flat<float>().data() + g4,
+                   rstd->flat<float>().data() + 4 * b, act.data(), new_c->flat<float>().data() + g1,
+                   nc->flat<float>().data() + g1, rstd_c->flat<float>().data() + b,
+                   h->flat<float>().data() + g1);
     }
   }
 
@@ -438,61 +413,32 @@ class LnLstmBackward : public OpKernel {
                   InvalidArgument("layer-norm LSTM step backward: accumulator ", k - 12,
                                   " must be ", want.DebugString()));
     }
-    const float* gamma = ctx->input(7).flat<float>().data();
-    const float* beta = ctx->input(8).flat<float>().data();
-    const float* gamma_c = ctx->input(9).flat<float>().data();
-    const float* beta_c = ctx->input(10).flat<float>().data();
+    const LnWeights w{ctx->input(7).flat<float>().data(), ctx->input(8).flat<float>().data(),
+                      ctx->input(9).flat<float>().data(), ctx->input(10).flat<float>().data()};
     Tensor *ds, *dc_in, *acc[4];
     OP_REQUIRES_OK(ctx, ctx->allocate_output(0, n.shape(), &ds));
     OP_REQUIRES_OK(ctx, ctx->allocate_output(1, dh.shape(), &dc_in));
     // The accumulators are updated in place when nothing else holds them.
+    float* acc_p[4];
     for (int k = 0; k < 4; ++k) {
       OP_REQUIRES_OK(ctx, ctx->forward_input_or_allocate_output({12 + k}, 2 + k,
                                                                ctx->input(12 + k).shape(), &acc[k]));
+      acc_p[k] = acc[k]->flat<float>().data();
+      const float* in = ctx->input(12 + k).flat<float>().data();
+      if (in != acc_p[k]) std::copy_n(in, acc[k]->NumElements(), acc_p[k]);
     }
     const bool has_mask = mask.NumElements() != 0;
-    const float scale = has_mask ? 1.0f / keep_prob_ : 1.0f;
-    std::vector<float> act(4 * units), tc(units), dcell(units), ones(units, 1.0f);
+    std::vector<float> act(4 * units), tc(units), dcell(units);
     for (int b = 0; b < batch; ++b) {
       const size_t g4 = static_cast<size_t>(b) * 4 * units, g1 = static_cast<size_t>(b) * units;
-      const float* nrow = n.flat<float>().data() + g4;
-      LnActivations(nrow, gamma, beta, units, forget_bias_, act.data());
-      ConstArrayMap si(act.data(), units), g(act.data() + units, units),
-          sf(act.data() + 2 * units, units), so(act.data() + 3 * units, units);
-      const float* ncrow = nc.flat<float>().data() + g1;
-      ConstArrayMap ncm(ncrow, units);
-      ArrayMap t(tc.data(), units);
-      t = (ncm * ConstArrayMap(gamma_c, units) + ConstArrayMap(beta_c, units)).tanh();
-      ConstArrayMap dhr(dh.flat<float>().data() + g1, units);
-      float* dsrow = ds->flat<float>().data() + g4;
-      ArrayMap d_o(dsrow + 3 * units, units);
-      d_o = dhr * t * so * (1.0f - so);
-      ArrayMap dcc(dcell.data(), units);
-      dcc = dhr * so * (1.0f - t * t);
-      ArrayMap acc_gc(acc[2]->flat<float>().data() + g1, units);
-      ArrayMap acc_bc(acc[3]->flat<float>().data() + g1, units);
-      acc_gc = ConstArrayMap(ctx->input(14).flat<float>().data() + g1, units) + dcc * ncm;
-      acc_bc = ConstArrayMap(ctx->input(15).flat<float>().data() + g1, units) + dcc;
-      dcc *= ConstArrayMap(gamma_c, units);
-      NormaliseGrad(dcell.data(), ncrow, units, rstd_c.flat<float>()(b));
-      dcc += ConstArrayMap(dc_ext.flat<float>().data() + g1, units);
-      ConstArrayMap m(has_mask ? mask.flat<float>().data() + g1 : ones.data(), units);
-      ArrayMap d_i(dsrow, units), d_j(dsrow + units, units), d_f(dsrow + 2 * units, units);
-      d_i = dcc * (g * m * scale) * si * (1.0f - si);
-      d_j = (dcc * si) * m * scale * (1.0f - g * g);
-      d_f = dcc * ConstArrayMap(c_in.flat<float>().data() + g1, units) * sf * (1.0f - sf);
-      ArrayMap(dc_in->flat<float>().data() + g1, units) = dcc * sf;
-      ArrayMap acc_g(acc[0]->flat<float>().data() + g4, 4 * units);
-      ArrayMap acc_b(acc[1]->flat<float>().data() + g4, 4 * units);
-      ArrayMap da(dsrow, 4 * units);
-      acc_g = ConstArrayMap(ctx->input(12).flat<float>().data() + g4, 4 * units) +
-              da * ConstArrayMap(nrow, 4 * units);
-      acc_b = ConstArrayMap(ctx->input(13).flat<float>().data() + g4, 4 * units) + da;
-      da *= ConstArrayMap(gamma, 4 * units);
-      for (int gate = 0; gate < 4; ++gate) {
-        NormaliseGrad(dsrow + gate * units, nrow + gate * units, units,
-                      rstd.flat<float>()(4 * b + gate));
-      }
+      LnRowBackward(dh.flat<float>().data() + g1, dc_ext.flat<float>().data() + g1,
+                    n.flat<float>().data() + g4, rstd.flat<float>().data() + 4 * b,
+                    nc.flat<float>().data() + g1, rstd_c.flat<float>()(b),
+                    c_in.flat<float>().data() + g1,
+                    has_mask ? mask.flat<float>().data() + g1 : nullptr, 1.0f / keep_prob_, w,
+                    units, forget_bias_, act.data(), tc.data(), dcell.data(),
+                    ds->flat<float>().data() + g4, dc_in->flat<float>().data() + g1,
+                    acc_p[0] + g4, acc_p[1] + g4, acc_p[2] + g1, acc_p[3] + g1);
     }
   }
 
