@@ -36,6 +36,8 @@ reduce-window, so row sums here are matmuls with a ones vector.
 """
 from __future__ import annotations
 
+import dataclasses
+
 import tensorflow as tf
 
 from sketch_rnn_tf.layers import lstm_math
@@ -102,9 +104,9 @@ def _kept_names(spec):
 
 def unroll_fast(cell, xw, initial_state, lengths=None, keep_masks=None):
   """Same arguments and results as `recurrence.unroll_autodiff`, hand-written gradient."""
-  plain = cell.spec.hyper is None and not cell.spec.layer_norm
-  # A plain LSTM's fused op splits the batch between threads itself.
-  if cell.spec.batch_parts > 1 and not plain and lstm_math.fused_ops(cell.spec) is not None:
+  layer_norm_only = cell.spec.hyper is None and cell.spec.layer_norm
+  # The plain LSTM's and the HyperLSTM's sequence ops split the batch between threads themselves.
+  if cell.spec.batch_parts > 1 and layer_norm_only and lstm_math.fused_ops(cell.spec) is not None:
     return _unroll_in_parts(cell, xw, initial_state, lengths, keep_masks)
   return _unroll_whole(cell, xw, initial_state, lengths, keep_masks)
 
@@ -141,10 +143,11 @@ def _unroll_in_parts(cell, xw, initial_state, lengths, keep_masks):
 
 def _unroll_whole(cell, xw, initial_state, lengths=None, keep_masks=None):
   spec = cell.spec
-  if spec.hyper is None and not spec.layer_norm:
-    ops = lstm_math.fused_ops(spec)
-    if ops is not None:
-      return _unroll_fused_lstm(ops, cell, xw, initial_state, lengths, keep_masks)
+  ops = lstm_math.fused_ops(spec)
+  if ops is not None and spec.hyper is not None:
+    return _unroll_fused_hyper(ops, cell, xw, initial_state, lengths, keep_masks)
+  if ops is not None and not spec.layer_norm:
+    return _unroll_fused_lstm(ops, cell, xw, initial_state, lengths, keep_masks)
   hyper = spec.hyper is not None
   dtype = initial_state[1].dtype
   raw = cell.recurrence_weights()
@@ -360,3 +363,77 @@ def _unroll_fused_lstm(ops, cell, xw, initial_state, lengths, keep_masks):
   out, c_n, h_n = core(xw, initial_state[0], initial_state[1], raw["w_h"], raw["bias"])
   out.set_shape([None, None, spec.units])
   return out, [c_n, h_n]
+
+
+_LN_KEYS = ("ln_gamma", "ln_beta", "ln_c_gamma", "ln_c_beta")
+
+
+def _unroll_fused_hyper(ops, cell, xw, initial_state, lengths, keep_masks):
+  """`unroll_fast` for a HyperLSTM: the whole loop, forward and backward, one op each.
+
+  `kernels/hyper_sequence.cc` runs every step of `lstm_math.step` (the hyper
+  cell, the embeddings, the 12 scale products, the main cell) and, backward,
+  the loop of `_unroll_whole`'s gradient, the batch's rows split between
+  `spec.batch_parts` threads. It returns the summed gradients of W_alpha,
+  W_beta, the bias and the layer norms, and per step what the weight gradients
+  of W_h, the hyper cell's W_h and W_z need: those are one matmul each here.
+  """
+  spec = cell.spec
+  dtype = initial_state[1].dtype
+  mdt = tf.as_dtype(spec.matmul_dtype)
+  raw = cell.recurrence_weights()
+  names, hyper_names = spec.weight_names, spec.hyper.weight_names
+  emb = spec.embedding_size
+  keep_prob = float(spec.keep_prob)
+  masks = ((tf.zeros([0]), tf.zeros([0])) if keep_masks is None or keep_prob >= 1.0 else
+           tuple(tf.cast(m, tf.float32) for m in keep_masks))
+  lengths = tf.zeros([0], tf.int32) if lengths is None else tf.cast(lengths, tf.int32)
+  attrs = {"keep_prob": keep_prob, "forget_bias": spec.forget_bias,
+           "bf16_weights": mdt == tf.bfloat16, "threads": max(1, spec.batch_parts)}
+  weights = [raw[n] for n in names] + [raw["hyper"][n] for n in hyper_names]
+  n_main = len(names)
+
+  @tf.custom_gradient
+  def core(xw_in, hyper_xw_in, c0, h0, hc0, hh0, *wts):
+    wt = dict(zip(names, wts[:n_main]))
+    wt["hyper"] = dict(zip(hyper_names, wts[n_main:]))
+    # The op takes float32 weights and lays out the products' operands itself.
+    w = lstm_math.prepare(dataclasses.replace(spec, matmul_dtype="float32"), wt)
+    w = tf.nest.map_structure(lambda v: tf.cast(v, tf.float32), w)
+    hw_ = w["hyper"]
+    main_ln, hyper_ln = [w[k] for k in _LN_KEYS], [hw_[k] for k in _LN_KEYS]
+    outs = ops.sketch_rnn_hyper_sequence_forward(
+        xw_in, hyper_xw_in, c0, h0, hc0, hh0, w["w_h"], w["bias"], *main_ln, hw_["w_h"],
+        *hyper_ln, w["w_z"], w["b_z"], w["w_ab"], *masks, lengths,
+        epsilon=lstm_math.LN_EPSILON, **attrs)
+    out, final = outs[0], list(outs[1:5])
+    c_in, h_in, hc_in, hh_in, *saved = outs[5:17]
+    hw, z, hh_out = outs[17:20]
+    out.set_shape([None, None, spec.units])
+
+    def grad(*dys):
+      dout = _zeros_if_none(dys[0], out)
+      dfinal = [_zeros_if_none(g, s) for g, s in zip(dys[1:], final)]
+      g = ops.sketch_rnn_hyper_sequence_backward(
+          dout, *dfinal, xw_in, c_in, hc_in, *saved, hw, z, w["w_h"], *main_ln, hw_["w_h"],
+          *hyper_ln, w["w_z"], w["w_ab"], *masks, lengths, **attrs)
+      dxw, dhyper_xw, dz, dhw, dinit, dw_ab, dbias = g[0], g[1], g[2], g[3], g[4:8], g[8], g[9]
+
+      def steps(a, b):   # sum over steps and batch of a^T b, in the matmul dtype
+        return _matmul_steps(tf.cast(a, mdt), tf.cast(b, mdt))
+
+      dw_z = steps(hh_out, dz)                                          # [HH, 12E]
+      dw = dict(zip(_LN_KEYS, g[10:14]), w_h=steps(h_in, dhw), bias=dbias,
+                w_zxh=dw_z[:, :8 * emb], w_zb=dw_z[:, 8 * emb:],
+                b_zxh=_sum_rows(_flat2(dz[:, :, :8 * emb])), w_alpha=dw_ab[:8], w_beta=dw_ab[8:])
+      dhyper = dict(zip(_LN_KEYS, g[14:18]),
+                    w_h=tf.concat([steps(h_in, dhyper_xw), steps(hh_in, dhyper_xw)], 0))
+      return ([tf.cast(dxw, dtype), tf.cast(dhyper_xw, dtype)] + list(dinit)
+              + [dw[n] for n in names] + [dhyper[n] for n in hyper_names])
+
+    return (out, *final), grad
+
+  results = core(xw[0], xw[1], *initial_state, *weights)
+  out = results[0]
+  out.set_shape([None, None, spec.units])
+  return out, list(results[1:])

@@ -242,18 +242,19 @@ def _op_types(concrete):
 
 KERNEL_OPS = {"lstm": {"SketchRnnLstmSequenceForward", "SketchRnnLstmSequenceBackward"},
               "layer_norm": {"SketchRnnLnLstmForward", "SketchRnnLnLstmBackward"}}
-KERNEL_OPS["hyper"] = KERNEL_OPS["layer_norm"]
+KERNEL_OPS["hyper"] = {"SketchRnnHyperSequenceForward", "SketchRnnHyperSequenceBackward"}
 
 
 @pytest.mark.parametrize("kind", lstm_math.CELL_KINDS)
 @pytest.mark.parametrize("precision", ["float32", "bfloat16"])
 def test_fused_kernel_is_taken_and_agrees_with_the_ops(kind, precision):
   """With `fused` the loops run the kernels (their ops are in the graph, forward and
-  backward). In bfloat16 the layer-norm kernels round as TensorFlow's ops do (the same
-  matmul operands), so they match the unfused bfloat16 path far closer than float32
-  does; the plain LSTM's sequence ops multiply bfloat16 operands inside the loop and
-  keep the float32 sums (TensorFlow rounds a bfloat16 matmul's result), so they are
-  held to float32 within bfloat16's error and must differ from it (bfloat16 taken)."""
+  backward). In bfloat16 the layer-norm cell's kernels round as TensorFlow's ops do (the
+  same matmul operands), so they match the unfused bfloat16 path far closer than float32
+  does; the plain LSTM's and the HyperLSTM's sequence ops multiply bfloat16 operands
+  inside the loop and keep the float32 sums (TensorFlow rounds a bfloat16 matmul's
+  result), so they are held to float32 within bfloat16's error and must differ from it
+  (bfloat16 taken)."""
   cell, rng = make(kind, KEEP, 21, fused=True, precision=precision)
   xw, init = inputs(cell, rng)
   lengths = tf.constant([T, 2, 6], tf.int32)
@@ -277,7 +278,7 @@ def test_fused_kernel_is_taken_and_agrees_with_the_ops(kind, precision):
   for a, b, f in zip(got, want, full):
     a, b, f = (tf.convert_to_tensor(v).numpy() for v in (a, b, f))
     scale = max(1.0, float(np.abs(b).max()))
-    if precision == "bfloat16" and kind == "lstm":
+    if precision == "bfloat16" and kind != "layer_norm":
       assert 1e-4 * scale < np.abs(a - f).max() <= 0.03 * scale
       continue
     assert np.abs(a - b).max() <= 1e-4 * scale

@@ -29,8 +29,9 @@ import sys
 import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-SOURCES = tuple(os.path.join(HERE, name) for name in ("lstm_step.cc", "draw_loop.cc"))
-HEADERS = tuple(os.path.join(HERE, name) for name in ("kernel_common.h", "panels.h"))
+SOURCES = tuple(os.path.join(HERE, name)
+                for name in ("lstm_step.cc", "hyper_sequence.cc", "draw_loop.cc"))
+HEADERS = tuple(os.path.join(HERE, name) for name in ("kernel_common.h", "panels.h", "sequence.h"))
 CXX = os.environ.get("CXX", "g++")
 CXXFLAGS = ("-shared", "-fPIC", "-O3", "-march=native", "-Wno-deprecated-declarations")
 ENV_DIR = "SKETCH_RNN_KERNEL_DIR"
