@@ -79,12 +79,12 @@ class CellSpec:
   hyper: "CellSpec | None" = None    # the HyperLSTM's auxiliary layer-norm cell
   embedding_size: int = 32
   matmul_dtype: str = "float32"      # the matmuls' operands (see `matmul`)
-  # The training recurrence runs in the fused CPU kernels (`kernels/lstm_step.cc`,
-  # see `fused_ops`): a plain LSTM's whole sequence, forward and backward, or a
-  # layer-norm update and its gradient.
+  # The training recurrence runs in the fused CPU kernels (`layers/kernels`, see
+  # `fused_ops`): a plain LSTM's or a HyperLSTM's whole sequence, forward and
+  # backward, or a layer-norm update and its gradient.
   fused: bool = False
-  # With the fused kernels, the training recurrence runs on this many threads: a
-  # plain LSTM's op splits the batch's rows between them, the other cells run as
+  # With the fused kernels, the training recurrence runs on this many threads: the
+  # sequence ops split the batch's rows between them, the layer-norm cell runs as
   # many loops over slices of the batch side by side (`fast_recurrence`).
   batch_parts: int = 1
 
@@ -160,8 +160,8 @@ def join_gates(parts):
 
 
 def fused_ops(spec):
-  """The fused kernels' ops (`kernels/lstm_step.cc`: these equations, one op per
-  update) when the spec asks for them and they can run: built here and not
+  """The fused kernels' ops (`layers/kernels`: these equations, one op per update
+  or per sequence) when the spec asks for them and they can run: built here and not
   under XLA, which cannot run a custom op (a jit-compiled caller, such as the
   sampler's encoder, takes TensorFlow's ops). Else None."""
   if not spec.fused or control_flow_util.GraphOrParentsInXlaContext(

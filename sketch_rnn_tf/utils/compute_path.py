@@ -104,8 +104,8 @@ class Path:
     pools = ("" if self.threads is None else
              f"; {self.threads[0]} ops at once, {self.threads[1]} thread each")
     parts = self.batch_parts
-    fused = (f"; fused kernels: a plain LSTM's whole sequence in one op on {parts} "
-             f"thread{'s' if parts > 1 else ''}, a layer-norm or HyperLSTM step in one kernel" + (
+    fused = (f"; fused kernels: a plain or HyperLSTM's whole sequence in one op on {parts} "
+             f"thread{'s' if parts > 1 else ''}, a layer-norm LSTM step in one kernel" + (
                  f", {parts} loops side by side" if parts > 1 else "") if self.fused else
              f"; no fused kernel: {self.kernel_error}" if self.kernel_error else "")
     return (f"{what} path: {mode}, {self.precision} matmuls on the {self.device} "

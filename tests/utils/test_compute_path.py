@@ -82,14 +82,14 @@ def test_graph_mode_training_takes_the_fused_kernel_where_it_built():
   built = Machine(XEON.cpu_model, XEON.cpu_flags, kernel_error="")
   path = choose(built, what="training")
   assert path.fused and path.line("training").endswith(
-      "; fused kernels: a plain LSTM's whole sequence in one op on 1 thread, a layer-norm or "
-      "HyperLSTM step in one kernel)")
+      "; fused kernels: a plain or HyperLSTM's whole sequence in one op on 1 thread, a "
+      "layer-norm LSTM step in one kernel)")
   # On 2 cores, one thread per op: one loop per core over slices of the batch.
   two = choose(Machine(XEON.cpu_model, XEON.cpu_flags, cores=2, kernel_error=""))
   assert (two.threads, two.batch_parts) == ((2, 1), 2)
   assert two.line("training").endswith(
-      "; fused kernels: a plain LSTM's whole sequence in one op on 2 threads, a layer-norm or "
-      "HyperLSTM step in one kernel, 2 loops side by side)")
+      "; fused kernels: a plain or HyperLSTM's whole sequence in one op on 2 threads, a "
+      "layer-norm LSTM step in one kernel, 2 loops side by side)")
   assert path.batch_parts == 1                       # cores unknown: TensorFlow's pools
   assert choose(Machine(XEON.cpu_model, XEON.cpu_flags, cores=2)).batch_parts == 1  # no kernels
   # Not under XLA (it cannot run a custom op), not for drawing, not without a build.
