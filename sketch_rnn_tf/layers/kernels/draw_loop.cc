@@ -82,16 +82,9 @@ void Project(const float* base, const float* prev, const float* w_x, int width, 
 // is overwritten, c [U] updated in place, h [U] written.
 void LnUpdate(float* s, float* c, float* h, const float* gamma, const float* beta,
               const float* gamma_c, const float* beta_c, int units, const Model& m, float* cc) {
-  float rstd;
-  for (int gate = 0; gate < 4; ++gate) Normalise(s + gate * units, units, m.epsilon, s + gate * units, &rstd);
-  LnActivations(s, gamma, beta, units, m.forget_bias, s);
-  ArrayMap cell(c, units);
-  cell = cell * ConstArrayMap(s + 2 * units, units) +
-         ConstArrayMap(s, units) * ConstArrayMap(s + units, units);
-  Normalise(c, units, m.epsilon, cc, &rstd);
-  ArrayMap(h, units) = (ConstArrayMap(cc, units) * ConstArrayMap(gamma_c, units) +
-                        ConstArrayMap(beta_c, units)).tanh() *
-                       ConstArrayMap(s + 3 * units, units);
+  float rstd[4], rstd_c;   // `LnRowForward` in place: s becomes n, then the activations
+  LnRowForward(s, c, nullptr, 1.0f, LnWeights{gamma, beta, gamma_c, beta_c}, units,
+               m.forget_bias, m.epsilon, s, rstd, s, c, cc, &rstd_c, h);
 }
 
 // The plain LSTM update of one row from a = s + bias (already added), in place on s.
