@@ -90,10 +90,8 @@ void LnUpdate(float* s, float* c, float* h, const float* gamma, const float* bet
 // The plain LSTM update of one row from a = s + bias (already added), in place on s.
 void PlainUpdate(float* s, float* c, float* h, int units, const Model& m) {
   Activate(s, units, m.forget_bias);
-  ArrayMap cell(c, units);
-  cell = cell * ConstArrayMap(s + 2 * units, units) +
-         ConstArrayMap(s, units) * ConstArrayMap(s + units, units);
-  ArrayMap(h, units) = cell.tanh() * ConstArrayMap(s + 3 * units, units);
+  CellUpdate(s, c, nullptr, 1.0f, units, c);
+  ArrayMap(h, units) = ConstArrayMap(c, units).tanh() * ConstArrayMap(s + 3 * units, units);
 }
 
 // The first k with cumsum(softmax(logits))_k > u (at most n - 1), as `sampler._inverse_cdf`.

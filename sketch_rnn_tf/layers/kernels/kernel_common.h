@@ -98,6 +98,36 @@ inline void LnActivations(const float* n, const float* gamma, const float* beta,
   Activate(act, units, forget_bias);
 }
 
+// The cell update from the activations act = [si, g, sf, so] [4H]: c_new = c * sf +
+// si * drop(g), drop(g) = g * mask * scale (no mask: g). c_new may be c.
+inline void CellUpdate(const float* act, const float* c, const float* mask, float scale, int units,
+                       float* c_new) {
+  ConstArrayMap si(act, units), g(act + units, units), sf(act + 2 * units, units);
+  ArrayMap nc(c_new, units);
+  if (mask) {
+    nc = ConstArrayMap(c, units) * sf + si * (g * ConstArrayMap(mask, units) * scale);
+  } else {
+    nc = ConstArrayMap(c, units) * sf + si * g;
+  }
+}
+
+// Its gradient for the input, forget and cell gates from dc (of c_new): ds's first
+// 3H values (d_i, d_j, d_f, before any layer norm); the caller writes d_o.
+inline void CellUpdateGrad(const float* dc, const float* act, const float* c_in, const float* mask,
+                           float scale, int units, float* ds) {
+  ConstArrayMap si(act, units), g(act + units, units), sf(act + 2 * units, units), dcc(dc, units);
+  ArrayMap d_i(ds, units), d_j(ds + units, units), d_f(ds + 2 * units, units);
+  if (mask) {
+    ConstArrayMap m(mask, units);
+    d_i = dcc * (g * m * scale) * si * (1.0f - si);
+    d_j = (dcc * si) * m * scale * (1.0f - g * g);
+  } else {
+    d_i = dcc * g * si * (1.0f - si);
+    d_j = (dcc * si) * (1.0f - g * g);
+  }
+  d_f = dcc * ConstArrayMap(c_in, units) * sf * (1.0f - sf);
+}
+
 // A layer-norm LSTM's gains and biases (`lstm_math.lstm_update` with layer_norm).
 struct LnWeights {
   const float *gamma = nullptr, *beta = nullptr;        // [4H]
@@ -118,17 +148,11 @@ inline void LnRowForward(const float* s, const float* c, const float* mask, floa
   for (int gate = 0; gate < 4; ++gate)
     Normalise(s + gate * units, units, epsilon, n + gate * units, rstd + gate);
   LnActivations(n, w.gamma, w.beta, units, forget_bias, act);
-  ConstArrayMap si(act, units), g(act + units, units), sf(act + 2 * units, units),
-      so(act + 3 * units, units), c_in(c, units);
-  ArrayMap ncell(c_new, units);
-  if (mask) {
-    ncell = c_in * sf + si * (g * ConstArrayMap(mask, units) * scale);
-  } else {
-    ncell = c_in * sf + si * g;
-  }
+  CellUpdate(act, c, mask, scale, units, c_new);
   Normalise(c_new, units, epsilon, nc, rstd_c);
   ArrayMap(h, units) = (ConstArrayMap(nc, units) * ConstArrayMap(w.gamma_c, units) +
-                        ConstArrayMap(w.beta_c, units)).tanh() * so;
+                        ConstArrayMap(w.beta_c, units)).tanh() *
+                       ConstArrayMap(act + 3 * units, units);
 }
 
 // Its gradient from dh (of h') and dc_ext (of c', from the step after): ds [4H]
@@ -141,8 +165,8 @@ inline void LnRowBackward(const float* dh, const float* dc_ext, const float* n,
                           float* dc_in, float* acc_gamma, float* acc_beta, float* acc_gamma_c,
                           float* acc_beta_c) {
   LnActivations(n, w.gamma, w.beta, units, forget_bias, act);
-  ConstArrayMap si(act, units), g(act + units, units), sf(act + 2 * units, units),
-      so(act + 3 * units, units), ncm(nc, units), dhr(dh, units);
+  ConstArrayMap sf(act + 2 * units, units), so(act + 3 * units, units), ncm(nc, units),
+      dhr(dh, units);
   ArrayMap t(tc, units);
   t = (ncm * ConstArrayMap(w.gamma_c, units) + ConstArrayMap(w.beta_c, units)).tanh();
   ArrayMap d_o(ds + 3 * units, units);
@@ -154,16 +178,7 @@ inline void LnRowBackward(const float* dh, const float* dc_ext, const float* n,
   dcc *= ConstArrayMap(w.gamma_c, units);
   NormaliseGrad(dcell, nc, units, rstd_c);
   dcc += ConstArrayMap(dc_ext, units);
-  ArrayMap d_i(ds, units), d_j(ds + units, units), d_f(ds + 2 * units, units);
-  if (mask) {
-    ConstArrayMap m(mask, units);
-    d_i = dcc * (g * m * scale) * si * (1.0f - si);
-    d_j = (dcc * si) * m * scale * (1.0f - g * g);
-  } else {
-    d_i = dcc * g * si * (1.0f - si);
-    d_j = (dcc * si) * (1.0f - g * g);
-  }
-  d_f = dcc * ConstArrayMap(c_in, units) * sf * (1.0f - sf);
+  CellUpdateGrad(dcell, act, c_in, mask, scale, units, ds);
   ArrayMap(dc_in, units) = dcc * sf;
   ArrayMap da(ds, 4 * units);
   ArrayMap(acc_gamma, 4 * units) += da * ConstArrayMap(n, 4 * units);

@@ -62,17 +62,10 @@ inline void RowForward(const float* xw, const float* hw, const float* bias, cons
   ArrayMap(act, 4 * units) = ConstArrayMap(xw, 4 * units) + ConstArrayMap(hw, 4 * units) +
                              ConstArrayMap(bias, 4 * units);
   Activate(act, units, forget_bias);
-  ConstArrayMap si(act, units), g(act + units, units), sf(act + 2 * units, units),
-      so(act + 3 * units, units);
-  ArrayMap nc(c_new, units);
-  if (mask) {
-    nc = ConstArrayMap(c, units) * sf + si * (g * ConstArrayMap(mask, units) * scale);
-  } else {
-    nc = ConstArrayMap(c, units) * sf + si * g;
-  }
+  CellUpdate(act, c, mask, scale, units, c_new);
   ArrayMap t(tc, units);
-  t = nc.tanh();
-  ArrayMap(out, units) = t * so;
+  t = ConstArrayMap(c_new, units).tanh();
+  ArrayMap(out, units) = t * ConstArrayMap(act + 3 * units, units);
 }
 
 // One row's step backward from dh, the gradient reaching h' (the output's and, for a
@@ -82,22 +75,13 @@ inline void RowForward(const float* xw, const float* hw, const float* bias, cons
 inline void RowBackward(const float* dh, const float* dc_next, bool live, const float* act,
                         const float* tc, const float* c_in, const float* mask, float scale,
                         int units, float* ds, float* dcell, float* dc) {
-  ConstArrayMap si(act, units), g(act + units, units), sf(act + 2 * units, units),
-      so(act + 3 * units, units), t(tc, units), dhr(dh, units), dcn(dc_next, units);
-  ArrayMap d_i(ds, units), d_j(ds + units, units), d_f(ds + 2 * units, units),
-      d_o(ds + 3 * units, units), dcc(dcell, units);
+  ConstArrayMap sf(act + 2 * units, units), so(act + 3 * units, units), t(tc, units),
+      dhr(dh, units), dcn(dc_next, units);
+  ArrayMap d_o(ds + 3 * units, units), dcc(dcell, units);
   d_o = dhr * t * so * (1.0f - so);
   dcc = dhr * so * (1.0f - t * t);
   if (live) dcc += dcn;
-  if (mask) {
-    ConstArrayMap m(mask, units);
-    d_i = dcc * (g * m * scale) * si * (1.0f - si);
-    d_j = (dcc * si) * m * scale * (1.0f - g * g);
-  } else {
-    d_i = dcc * g * si * (1.0f - si);
-    d_j = (dcc * si) * (1.0f - g * g);
-  }
-  d_f = dcc * ConstArrayMap(c_in, units) * sf * (1.0f - sf);
+  CellUpdateGrad(dcell, act, c_in, mask, scale, units, ds);
   ArrayMap out(dc, units);
   out = dcc * sf;
   if (!live) out += dcn;
