@@ -103,8 +103,8 @@ class SketchRNN(keras.Model):
   def set_precision(self, precision, fused=False, batch_parts=1):
     """How the recurrences' matmuls compute: "float32", or "bfloat16" operands with
     float32 results, state, weights and loss (`lstm_math.matmul`); with `fused`, the
-    training recurrences run in the fused CPU kernels (graph mode only), in
-    `batch_parts` loops side by side (`compute_path.Path.fused`, `batch_parts`)."""
+    training recurrences run in the fused CPU kernels (graph mode only) on
+    `batch_parts` threads (`compute_path.Path.fused`, `batch_parts`)."""
     cells = [self.decoder.cell]
     if self.encoder is not None:
       cells += [self.encoder.forward_cell, self.encoder.backward_cell]
