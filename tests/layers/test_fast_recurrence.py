@@ -313,6 +313,21 @@ def test_fused_kernel_names_a_bad_shape():
         tf.zeros([3, 5, 4]), tf.zeros([3, 4]), tf.zeros([3, 4]), tf.zeros([3, 5, 16]),
         tf.zeros([3, 5, 4]), tf.zeros([3, 5, 4]), tf.zeros([4, 16]), tf.zeros([0]),
         tf.zeros([2], tf.int32))
+  # The HyperLSTM's: H = 4, HH = 2, E = 2, a W_z of the wrong width named by its input.
+  b, t, h, hh, e = 3, 5, 4, 2, 2
+  args = [tf.zeros([b, t, 4 * h]), tf.zeros([b, t, 4 * hh]), tf.zeros([b, h]), tf.zeros([b, h]),
+          tf.zeros([b, hh]), tf.zeros([b, hh]), tf.zeros([h, 4 * h]), tf.zeros([4 * h]),
+          tf.ones([4 * h]), tf.zeros([4 * h]), tf.ones([h]), tf.zeros([h]),
+          tf.zeros([h + hh, 4 * hh]), tf.ones([4 * hh]), tf.zeros([4 * hh]), tf.ones([hh]),
+          tf.zeros([hh]), tf.zeros([hh, 12 * e + 1]), tf.zeros([12 * e]), tf.zeros([12, e, h]),
+          tf.zeros([0]), tf.zeros([0]), lengths]
+  with pytest.raises(tf.errors.InvalidArgumentError, match=r"input 17 must be \[2,24\], got \[2,25\]"):
+    ops.sketch_rnn_hyper_sequence_forward(*args, epsilon=1e-3)
+  args[17] = tf.zeros([hh, 12 * e])
+  with pytest.raises(tf.errors.InvalidArgumentError, match=r"hyper cell's dropout masks must be"):
+    ops.sketch_rnn_hyper_sequence_forward(*args[:21], tf.zeros([t, b, h]), lengths, epsilon=1e-3)
+  out = ops.sketch_rnn_hyper_sequence_forward(*args, epsilon=1e-3)   # well formed
+  assert out[0].shape == (b, t, h) and out[18].shape == (b, t, 12 * e)
 
 
 def test_kernel_library_is_named_by_its_source_and_rebuilt_when_missing(tmp_path, monkeypatch):
