@@ -84,10 +84,12 @@ def test_graph_mode_training_takes_the_fused_kernel_where_it_built():
   assert path.fused and path.line("training").endswith(
       "; fused kernels: a plain or HyperLSTM's whole sequence in one op on 1 thread, a "
       "layer-norm LSTM step in one kernel)")
-  # On 2 cores, one thread per op: one loop per core over slices of the batch.
+  # On 2 cores: the recurrences on both (a thread per core each), and the remaining
+  # large ops on both too.
   two = choose(Machine(XEON.cpu_model, XEON.cpu_flags, cores=2, kernel_error=""))
-  assert (two.threads, two.batch_parts) == ((2, 1), 2)
+  assert (two.threads, two.batch_parts) == ((2, 2), 2)
   assert two.line("training").endswith(
+      "; 2 ops at once, 2 threads each"
       "; fused kernels: a plain or HyperLSTM's whole sequence in one op on 2 threads, a "
       "layer-norm LSTM step in one kernel, 2 loops side by side)")
   assert path.batch_parts == 1                       # cores unknown: TensorFlow's pools
