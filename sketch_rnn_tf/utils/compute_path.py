@@ -19,8 +19,8 @@ the project's machines (BUILD.md, "Choosing the path"):
   mode); the op reads half the bytes with both cores and does the small work
   in cache, and a batch runs its products on the AMX tiles or AVX512-BF16
   where the CPU has them (250-step paper sketch: 14.6 ms against 51.4 ms
-  under XLA on an AMD EPYC, 30 against 94 ms on an Intel Xeon; batch of 100:
-  246 against 89 sketches/s with AVX512-BF16, 371 against 117 with AMX).
+  under XLA on an AMD EPYC, 27 against 88 ms on an Intel Xeon; batch of 100:
+  246 against 89 sketches/s with AVX512-BF16, 438 against 122 with AMX).
   Without the kernels: XLA, float32
   (graph mode's per-op dispatch costs more than bfloat16 weights save).
 - A GPU: XLA (the loop and its elementwise work in fused kernels), bfloat16
