@@ -1,8 +1,9 @@
 // The HyperLSTM's whole sequence (Ha et al. 2016, as Sketch-RNN's decoder uses it),
 // forward and backward, each one op: what `lstm_math.step` and the backward loop
 // of `fast_recurrence._unroll_whole` do for a HyperLSTM, every step inside the op.
-// As TensorFlow ops a step is ~440 kernels forward and backward (casts, the
-// scales' einsums, slices, the loop's control flow); here it is a few products
+// As TensorFlow ops a step is hundreds of kernels forward and backward (casts,
+// the scales' einsums, slices, the loop's control flow: the paper config ran
+// ~880 ops per time step); here it is a few products
 // on the panels of panels.h (AMX tiles for bfloat16 where the CPU has them) and
 // the elementwise work of its rows in cache, the batch's rows split between
 // threads. Per step, forward:
