@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The main job on a fresh machine: install, fetch Quick, Draw! cats through the
-# TFDS builder (or take a local .npz), train the quickstart model (~10 minutes
+# TFDS builder (or take a local .npz), train the quickstart model (~6-12 minutes
 # on 2 CPU cores), evaluate it, draw samples and export it (SavedModel for TF
 # Serving + TF.js graphs for the web page). Everything lands in --out.
 set -euo pipefail

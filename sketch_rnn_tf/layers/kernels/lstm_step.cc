@@ -1,23 +1,21 @@
-// Fused elementwise work of one plain-LSTM training step, forward and backward.
+// The plain LSTM's training recurrence as two ops (its whole sequence, forward
+// and backward) and the layer-norm LSTM's cell update as one op per step.
 //
 // Graph mode runs each of a step's ~30 elementwise ops (gate split, 3
 // sigmoids, 2 tanh, dropout, cell update, the length freeze, casts to and
 // from the matmul dtype) as its own kernel, each a pass over [B, 4H] or
-// [B, H] tensors in memory; on CPUs with bfloat16 matrix units that work, not
-// the matmuls, bounds the step (BUILD.md, "Where the time goes, by op"). These
-// two ops do it in one pass per row, in cache. The equations are those of
-// `lstm_math.lstm_update` / `lstm_update_grad` (the Python module is their
-// home and the tests hold these ops to it):
+// [B, H] tensors in memory, and the executor's work around each op costs more
+// than the op (BUILD.md, "Where the time goes, by op" and "Whole sequences in
+// one op"). The equations are those of `lstm_math.lstm_update` /
+// `lstm_update_grad` (the Python module is their home and the tests hold these
+// ops to it):
 //
-//   a = xw + hw + bias = [i, j, f, o]
+//   a = xw + h W_h + bias = [i, j, f, o]
 //   si = sigmoid(i), g = tanh(j), sf = sigmoid(f + forget_bias), so = sigmoid(o)
 //   c' = c * sf + si * drop(g),   h' = tanh(c') * so
 //   drop(g) = g * mask / keep_prob  (no mask: g)
 //
-// and a sequence's state stops changing after its length (`alive` false).
-// Tmm is the matmul operand dtype (float or bfloat16): hw arrives in it, the
-// state h is also returned in it (the next step's matmul operand), and the
-// backward op returns the gate gradients in it.
+// and a sequence's state stops changing after its length.
 #include <cmath>
 #include <cstdint>
 #include <vector>
@@ -27,9 +25,8 @@
 namespace sketch_rnn {
 namespace {
 
-// Checks shared by both ops: [B, 4H] / [B, H] shapes and the optional mask/alive.
-tensorflow::Status CheckShapes(const Tensor& gates, const Tensor& state, const Tensor& mask,
-                               const Tensor& alive) {
+// The layer-norm step ops' checks: [B, 4H] / [B, H] shapes and the optional mask.
+tensorflow::Status CheckShapes(const Tensor& gates, const Tensor& state, const Tensor& mask) {
   if (gates.dims() != 2 || state.dims() != 2 || gates.dim_size(0) != state.dim_size(0) ||
       gates.dim_size(1) != 4 * state.dim_size(1)) {
     return InvalidArgument("LSTM step: gates must be [B, 4H] and the state [B, H], got ",
@@ -38,10 +35,6 @@ tensorflow::Status CheckShapes(const Tensor& gates, const Tensor& state, const T
   if (mask.NumElements() != 0 && mask.shape() != state.shape()) {
     return InvalidArgument("LSTM step: the dropout mask must be [B, H] or empty, got ",
                            mask.shape().DebugString());
-  }
-  if (alive.NumElements() != 0 && (alive.dims() != 1 || alive.dim_size(0) != state.dim_size(0))) {
-    return InvalidArgument("LSTM step: alive must be [B] or empty, got ",
-                           alive.shape().DebugString());
   }
   return tensorflow::OkStatus();
 }
@@ -265,7 +258,7 @@ class LnLstmForward : public OpKernel {
     const Tensor& s = ctx->input(0);
     const Tensor& c = ctx->input(1);
     const Tensor& mask = ctx->input(6);
-    OP_REQUIRES_OK(ctx, CheckShapes(s, c, mask, Tensor()));
+    OP_REQUIRES_OK(ctx, CheckShapes(s, c, mask));
     const int batch = c.dim_size(0), units = c.dim_size(1);
     OP_REQUIRES(ctx, ctx->input(2).NumElements() == 4 * units &&
                          ctx->input(3).NumElements() == 4 * units &&
@@ -313,7 +306,7 @@ class LnLstmBackward : public OpKernel {
     const Tensor& rstd_c = ctx->input(5);
     const Tensor& c_in = ctx->input(6);
     const Tensor& mask = ctx->input(11);
-    OP_REQUIRES_OK(ctx, CheckShapes(n, dh, mask, Tensor()));
+    OP_REQUIRES_OK(ctx, CheckShapes(n, dh, mask));
     const int batch = dh.dim_size(0), units = dh.dim_size(1);
     OP_REQUIRES(ctx, dc_ext.shape() == dh.shape() && nc.shape() == dh.shape() &&
                          c_in.shape() == dh.shape() && rstd.NumElements() == 4 * batch &&
