@@ -96,7 +96,7 @@ class HyperSequenceForward : public OpKernel {
     const Tensor& c0 = ctx->input(2);
     const Tensor& hc0 = ctx->input(4);
     Sequence seq;
-    OP_REQUIRES_OK(ctx, seq.Read(ctx, xw, c0, ctx->input(20), ctx->input(22), keep_prob_, threads_));
+    OP_REQUIRES_OK(ctx, seq.Read(xw, c0, ctx->input(20), ctx->input(22), keep_prob_, threads_));
     HyperModel m;
     m.units = seq.units, m.forget_bias = forget_bias_, m.epsilon = epsilon_;
     OP_REQUIRES(ctx, hc0.dims() == 2 && hc0.dim_size(0) == seq.batch && hc0.dim_size(1) > 0 &&
@@ -258,7 +258,7 @@ class HyperSequenceBackward : public OpKernel {
     const Tensor& dc_n = ctx->input(1);
     const Tensor& dhc_n = ctx->input(3);
     Sequence seq;
-    OP_REQUIRES_OK(ctx, seq.Read(ctx, dout, dc_n, ctx->input(30), ctx->input(32), keep_prob_, threads_));
+    OP_REQUIRES_OK(ctx, seq.Read(dout, dc_n, ctx->input(30), ctx->input(32), keep_prob_, threads_));
     HyperModel m;
     m.units = seq.units, m.forget_bias = forget_bias_;
     OP_REQUIRES(ctx, dhc_n.dims() == 2 && dhc_n.dim_size(0) == seq.batch && dhc_n.dim_size(1) > 0 &&

@@ -96,7 +96,7 @@ class LstmSequenceForward : public OpKernel {
     const Tensor& w_h = ctx->input(3);
     const Tensor& bias = ctx->input(4);
     Sequence seq;
-    OP_REQUIRES_OK(ctx, seq.Read(ctx, xw, c0, ctx->input(5), ctx->input(6), keep_prob_, threads_));
+    OP_REQUIRES_OK(ctx, seq.Read(xw, c0, ctx->input(5), ctx->input(6), keep_prob_, threads_));
     const int steps = seq.steps, batch = seq.batch, units = seq.units;
     OP_REQUIRES(ctx, xw.dim_size(2) == 4 * units && h0.shape() == c0.shape() &&
                          w_h.shape() == TensorShape({units, 4 * units}) &&
@@ -175,7 +175,7 @@ class LstmSequenceBackward : public OpKernel {
     const Tensor& c_in = ctx->input(5);
     const Tensor& w_h = ctx->input(6);
     Sequence seq;
-    OP_REQUIRES_OK(ctx, seq.Read(ctx, dout, dc_n, ctx->input(7), ctx->input(8), keep_prob_, threads_));
+    OP_REQUIRES_OK(ctx, seq.Read(dout, dc_n, ctx->input(7), ctx->input(8), keep_prob_, threads_));
     const int steps = seq.steps, batch = seq.batch, units = seq.units;
     const TensorShape seq_h({batch, steps, units});
     OP_REQUIRES(ctx, dout.shape() == seq_h && dh_n.shape() == dc_n.shape() &&
@@ -194,8 +194,7 @@ class LstmSequenceBackward : public OpKernel {
     // r = ds W_h^T of the step after, in its own buffer, is added at the end.
     std::copy_n(dc_n.flat<float>().data(), dc_n.NumElements(), dc0->flat<float>().data());
     std::copy_n(dh_n.flat<float>().data(), dh_n.NumElements(), dh0->flat<float>().data());
-    if (batch == 0) return;
-    if (steps == 0) return;
+    if (batch == 0 || steps == 0) return;
     Operand w_t;
     std::vector<float> scratch;
     Pack(w_h.flat<float>().data(), units, 4 * units, true, bf16_, seq.threads, &w_t, &scratch);

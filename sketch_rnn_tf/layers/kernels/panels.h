@@ -277,9 +277,12 @@ struct Product {
     amx = dot && tiles && rows >= kAmxMinRows;
     const int k = w->k, kp = (k + 1) / 2;
     if (dot) {
-      // For the tiles, rows and pairs padded with zeros to whole blocks.
+      // For the tiles, rows and pairs padded with zeros to whole blocks (only the
+      // padding is cleared: a loop prepares its products every step).
       ldp = amx ? w->PanelDepth() : kp;
-      left.pairs.assign(static_cast<size_t>(amx ? RoundUp(rows, kAmxRows) : rows) * ldp, 0u);
+      const int padded_rows = amx ? RoundUp(rows, kAmxRows) : rows;
+      if (left.pairs.size() < static_cast<size_t>(padded_rows) * ldp)
+        left.pairs.resize(static_cast<size_t>(padded_rows) * ldp);
       for (int r = 0; r < rows; ++r) {
         uint32_t* out = &left.pairs[static_cast<size_t>(r) * ldp];
         const float* in = a + static_cast<size_t>(r) * lda;
@@ -287,7 +290,10 @@ struct Product {
           const uint32_t hi = 2 * p + 1 < k ? ToBfloat16Bits(in[2 * p + 1]) : 0u;
           out[p] = ToBfloat16Bits(in[2 * p]) | (hi << 16);
         }
+        std::fill(out + kp, out + ldp, 0u);
       }
+      std::fill_n(left.pairs.data() + static_cast<size_t>(rows) * ldp,
+                  static_cast<size_t>(padded_rows - rows) * ldp, 0u);
     } else if (w->bf16 && (k & 1)) {  // the widening kernel reads a[k] of the zero pad row
       left.f32.assign(static_cast<size_t>(rows) * (k + 1), 0.0f);
       for (int r = 0; r < rows; ++r)

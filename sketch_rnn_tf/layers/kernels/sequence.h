@@ -18,7 +18,7 @@ struct Sequence {
   const int32_t* lengths = nullptr;
   float scale = 1.0f;
 
-  tensorflow::Status Read(OpKernelContext* ctx, const Tensor& seq, const Tensor& state,
+  tensorflow::Status Read(const Tensor& seq, const Tensor& state,
                           const Tensor& mask_t, const Tensor& lengths_t, float keep_prob,
                           int max_threads) {
     if (seq.dims() != 3 || state.dims() != 2 || seq.dim_size(0) != state.dim_size(0)) {
