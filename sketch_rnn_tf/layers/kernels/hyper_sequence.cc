@@ -77,6 +77,11 @@ tensorflow::Status CheckWeights(OpKernelContext* ctx, const HyperModel& m, int w
   return tensorflow::OkStatus();
 }
 
+// products[0, count), each on this thread.
+void Run(const Product* products, int count) {
+  for (int i = 0; i < count; ++i) products[i].Run();
+}
+
 float* At(Tensor* t, size_t offset) { return t->flat<float>().data() + offset; }
 const float* At(const Tensor& t, size_t offset) { return t.flat<float>().data() + offset; }
 
@@ -162,14 +167,10 @@ class HyperSequenceForward : public OpKernel {
           hh_new(static_cast<size_t>(rows) * hu), s(4 * u), act(4 * u), c_new(u), h_new(u);
       Product p[kGroups];
       for (Product& product : p) product.tiles = tiles;
-      auto run = [](Product* products, int n) {
-        for (int i = 0; i < n; ++i)
-          for (int panel = 0; panel < products[i].Panels(); ++panel) products[i].RunPanel(panel);
-      };
       for (int t = 0; t < steps; ++t) {
         p[0].Prepare(state.data(), width, rows, hyp_w_h, s_hyp.data(), hyp_w_h.cols, false);
         p[1].Prepare(state.data(), width, rows, w_h, hw.data(), w_h.cols, false);
-        run(p, 2);
+        Run(p, 2);
         for (int r = 0; r < rows; ++r) {
           const int b = row0 + r;
           const size_t row_u = seq.Row(t, b, u), row_hu = seq.Row(t, b, hu);
@@ -189,11 +190,11 @@ class HyperSequenceForward : public OpKernel {
           std::copy_n(b_z, kGroups * e, &z[static_cast<size_t>(r) * w_z.cols]);
         }
         p[0].Prepare(hh_new.data(), hu, rows, w_z, z.data(), w_z.cols, true);
-        run(p, 1);
+        Run(p, 1);
         for (int g = 0; g < kGroups; ++g)
           p[g].Prepare(z.data() + g * e, w_z.cols, rows, w_ab[g], &ab[static_cast<size_t>(g) * rows * ab_cols],
                        ab_cols, false);
-        run(p, kGroups);
+        Run(p, kGroups);
         for (int r = 0; r < rows; ++r) {
           const int b = row0 + r;
           std::copy_n(&z[static_cast<size_t>(r) * w_z.cols], kGroups * e, At(out[18], seq.Row(t, b, kGroups * e)));
@@ -337,17 +338,13 @@ class HyperSequenceBackward : public OpKernel {
           dh_row(u), dpre(4 * u), act(4 * std::max(u, hu)), tc(std::max(u, hu)), dcell(std::max(u, hu));
       Product p[kGroups];
       for (Product& product : p) product.tiles = tiles;
-      auto run = [](Product* products, int count) {
-        for (int i = 0; i < count; ++i)
-          for (int panel = 0; panel < products[i].Panels(); ++panel) products[i].RunPanel(panel);
-      };
       const int z_stride = steps * kGroups * e;   // z's rows, batch-major
       for (int t = steps - 1; t >= 0; --t) {
         // alpha_x and alpha_h again, from the kept embeddings.
         for (int g = 0; g < 8; ++g)
           p[g].Prepare(At(z, seq.Row(t, row0, kGroups * e)) + g * e, z_stride, rows, w_ab[g],
                        &alpha[static_cast<size_t>(g) * rows * ab_cols], ab_cols, false);
-        run(p, 8);
+        Run(p, 8);
         for (int r = 0; r < rows; ++r) {
           const int b = row0 + r;
           const bool live = seq.Alive(b, t);
@@ -382,7 +379,7 @@ class HyperSequenceBackward : public OpKernel {
         for (int g = 0; g < kGroups; ++g)
           p[g].Prepare(&dab[static_cast<size_t>(g) * ru], u, rows, w_ab_t[g],
                        &dz[static_cast<size_t>(g) * rows * dz_cols], dz_cols, false);
-        run(p, kGroups);
+        Run(p, kGroups);
         for (int g = 0; g < kGroups; ++g) {
           for (int r = 0; r < rows; ++r) {
             std::copy_n(At(z, seq.Row(t, row0 + r, kGroups * e)) + g * e, e, &z_g[r * e]);
@@ -398,7 +395,7 @@ class HyperSequenceBackward : public OpKernel {
                       At(out[2], seq.Row(t, row0 + r, kGroups * e)));
         // The hyper cell: dhh' = dz W_z^T (+ the carried dhh), its update's gradient.
         p[0].Prepare(dz_rows.data(), kGroups * e, rows, w_z_t, dhh_new.data(), w_z_t.cols, false);
-        run(p, 1);
+        Run(p, 1);
         for (int r = 0; r < rows; ++r) {
           const int b = row0 + r;
           const bool live = seq.Alive(b, t);
@@ -418,7 +415,7 @@ class HyperSequenceBackward : public OpKernel {
                      hyp_w_h_t.cols, false);
         p[1].Prepare(At(out[3], seq.Row(t, row0, 4 * u)), steps * 4 * u, rows, w_h_t, dh_in.data(),
                      w_h_t.cols, false);
-        run(p, 2);
+        Run(p, 2);
         // The state's gradients before this step; a finished row passes its own through.
         for (int r = 0; r < rows; ++r) {
           const bool live = seq.Alive(row0 + r, t);

@@ -135,7 +135,7 @@ class LstmSequenceForward : public OpKernel {
           std::copy_n(h + r * units, units, h_in->flat<float>().data() + seq.Row(t, row0 + r, units));
         }
         product.Prepare(h, units, rows, w, hw.data(), w.cols, false);
-        for (int p = 0; p < product.Panels(); ++p) product.RunPanel(p);
+        product.Run();
         for (int r = 0; r < rows; ++r) {
           const int b = row0 + r;
           float* o = out->flat<float>().data() + seq.Row(t, b, units);
@@ -229,7 +229,7 @@ class LstmSequenceBackward : public OpKernel {
         }
         product.Prepare(ds->flat<float>().data() + seq.Row(t, row0, 4 * units), steps * 4 * units, rows, w_t,
                         r_buf.data(), w_t.cols, false);
-        for (int p = 0; p < product.Panels(); ++p) product.RunPanel(p);
+        product.Run();
       }
       for (int r = 0; r < rows; ++r)
         ArrayMap(pass + r * units, units) += ConstArrayMap(&r_buf[static_cast<size_t>(r) * w_t.cols], units);

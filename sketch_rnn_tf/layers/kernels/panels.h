@@ -305,6 +305,11 @@ struct Product {
 
   int Panels() const { return w->cols / kBlockCols; }
 
+  // Every panel, on this thread (a loop that has its rows to itself).
+  void Run() const {
+    for (int panel = 0; panel < Panels(); ++panel) RunPanel(panel);
+  }
+
   void RunPanel(int panel) const {
     const int col = panel * kBlockCols;
     if (amx) return RunPanelAmx(panel);
